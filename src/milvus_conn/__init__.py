@@ -1,0 +1,52 @@
+"""milvus-conn: named, persistent, health-checked connections to Milvus.
+
+`connections` is bound to the default profile ($CONN_PROFILE, else profiles.toml in
+the `conn` application directory); `Connections(profile=PATH)` binds another. Nothing
+is read, and grpc is not imported, until a method is called.
+"""
+
+from __future__ import annotations
+
+from .config import AliasConfig
+from .errors import (
+    AliasExistsException,
+    AuthenticationException,
+    ConnectionConfigException,
+    ConnectionNotExistException,
+    ExitCode,
+    MilvusException,
+    PlainSecretWarning,
+    ProbeException,
+    ProfileException,
+    ProfileLockException,
+    ServerUnhealthyException,
+    ServerUnreachableException,
+)
+from .health import HealthResult
+from .registry import AliasInfo, Connection, Connections
+
+__version__ = "0.1.0"
+
+connections = Connections()
+
+__all__ = [
+    "AliasConfig",
+    "AliasExistsException",
+    "AliasInfo",
+    "AuthenticationException",
+    "Connection",
+    "ConnectionConfigException",
+    "ConnectionNotExistException",
+    "Connections",
+    "ExitCode",
+    "HealthResult",
+    "MilvusException",
+    "PlainSecretWarning",
+    "ProbeException",
+    "ProfileException",
+    "ProfileLockException",
+    "ServerUnhealthyException",
+    "ServerUnreachableException",
+    "__version__",
+    "connections",
+]

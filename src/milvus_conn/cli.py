@@ -1,0 +1,337 @@
+"""`conn`: a thin shell over the library. Each command parses, calls it once, renders.
+
+Errors end in one handler (`_Group.invoke`): one `Error: ...` line on stderr and the
+exception's exit code. No traceback reaches a user unless CONN_DEBUG=1 asks for one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from . import render
+from .errors import ExitCode, MilvusException
+from .registry import Connections
+
+
+class _Group(TyperGroup):
+    """Turns every library error into its message and exit code, in one place."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MilvusException as exc:
+            _fail(exc)
+        except typer.Exit:
+            raise
+        except (KeyboardInterrupt, BrokenPipeError):
+            raise
+        except typer.BadParameter:
+            raise
+        except Exception as exc:
+            if os.environ.get("CONN_DEBUG"):
+                raise
+            render.err(f"Error: unexpected {type(exc).__name__}: {exc} (CONN_DEBUG=1 shows more)")
+            raise typer.Exit(ExitCode.FALSE) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="conn",
+    help="Named, health-checked connections to Milvus and any grpc.health.v1 server.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _fail(exc: MilvusException, *, quiet: bool = False) -> NoReturn:
+    if not quiet:
+        render.err(f"Error: {exc.message}")
+    raise typer.Exit(exc.exit_code)
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    render.err(f"Warning: {message}")
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="PATH",
+            envvar="CONN_PROFILE",
+            help="Profile file to use [default: profiles.toml in the conn app directory].",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    warnings.showwarning = _show_warning
+    ctx.obj = Connections(profile=profile or None)
+
+
+def _registry(ctx: typer.Context) -> Connections:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+# options shared by `add` and `connect` ---------------------------------------------
+
+AliasArg = Annotated[
+    str, typer.Argument(metavar="ALIAS", help="The alias name.", show_default=False)
+]
+OptionalAlias = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[ALIAS]",
+        help="The alias [default: $MILVUS_CONN_ALIAS or 'default'].",
+        show_default=False,
+    ),
+]
+Uri = Annotated[
+    str | None, typer.Option(help="http[s]://[user@]host[:port][/db_name] or unix:/path.")
+]
+Address = Annotated[str | None, typer.Option(help="host:port.")]
+Host = Annotated[str | None, typer.Option(help="Host name or IP (with --port).")]
+Port = Annotated[int | None, typer.Option(help="Port, 1-65535 (with --host).")]
+User = Annotated[str | None, typer.Option(help="User name.")]
+PasswordEnv = Annotated[
+    str | None, typer.Option(help="Name of the environment variable holding the password.")
+]
+TokenEnv = Annotated[
+    str | None, typer.Option(help="Name of the environment variable holding the token.")
+]
+DbName = Annotated[str | None, typer.Option(help="Database name [default: default].")]
+Secure = Annotated[bool | None, typer.Option("--secure/--no-secure", help="Use TLS.")]
+ServerPem = Annotated[str | None, typer.Option(help="Server certificate (one-way TLS).")]
+ServerName = Annotated[str | None, typer.Option(help="TLS server name override.")]
+ClientPem = Annotated[str | None, typer.Option(help="Client certificate (mutual TLS).")]
+ClientKey = Annotated[str | None, typer.Option(help="Client private key (mutual TLS).")]
+CaPem = Annotated[str | None, typer.Option(help="CA certificate.")]
+Timeout = Annotated[float | None, typer.Option(help="Seconds to wait for an answer [default: 10].")]
+ProbeKind = Annotated[
+    str | None, typer.Option("--probe", help="auto, grpc-health or milvus [default: auto].")
+]
+HealthService = Annotated[str | None, typer.Option(help="grpc.health.v1 service name.")]
+Wait = Annotated[
+    float, typer.Option(help="Retry for up to this many seconds until healthy.", min=0)
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+_TLS_FILES = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_path")
+
+
+def _options(**given: Any) -> dict[str, Any]:
+    """The options the user gave, checked for conflicts, TLS paths made absolute."""
+    targets = [name for name in ("uri", "address", "host") if given.get(name) is not None]
+    if len(targets) > 1:
+        raise typer.BadParameter(f"give only one of --{', --'.join(targets)}")
+    if given.get("port") is not None and given.get("host") is None:
+        raise typer.BadParameter("--port needs --host")
+    for name in _TLS_FILES:
+        if given.get(name):
+            given[name] = os.path.abspath(os.path.expanduser(given[name]))
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _secret_from(variable: str | None, stdin: bool, what: str) -> str:
+    if stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise typer.BadParameter(f"--{what}-stdin given but standard input is empty")
+        return value
+    if variable:
+        if variable not in os.environ:
+            raise typer.BadParameter(f"--{what}-env names ${variable}, which is not set")
+        return os.environ[variable]
+    return ""
+
+
+# commands --------------------------------------------------------------------------
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    alias: AliasArg,
+    uri: Uri = None,
+    address: Address = None,
+    host: Host = None,
+    port: Port = None,
+    user: User = None,
+    password_env: PasswordEnv = None,
+    token_env: TokenEnv = None,
+    db_name: DbName = None,
+    secure: Secure = None,
+    server_pem_path: ServerPem = None,
+    server_name: ServerName = None,
+    client_pem_path: ClientPem = None,
+    client_key_path: ClientKey = None,
+    ca_pem_path: CaPem = None,
+    timeout: Timeout = None,
+    probe: ProbeKind = None,
+    health_service: HealthService = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing alias.")] = False,
+) -> None:
+    """Store an alias in the profile (no network)."""
+    options = _options(**{k: v for k, v in locals().items() if k not in ("ctx", "alias", "force")})
+    config = _registry(ctx).add(alias, force=force, **options)
+    render.out(f"Added {alias} ({config.address})")
+
+
+@app.command()
+def remove(ctx: typer.Context, alias: AliasArg) -> None:
+    """Delete an alias and its connection state."""
+    _registry(ctx).remove(alias)
+    render.out(f"Removed {alias}")
+
+
+@app.command()
+def connect(
+    ctx: typer.Context,
+    alias: OptionalAlias = None,
+    uri: Uri = None,
+    address: Address = None,
+    host: Host = None,
+    port: Port = None,
+    user: User = None,
+    password_env: PasswordEnv = None,
+    token_env: TokenEnv = None,
+    db_name: DbName = None,
+    secure: Secure = None,
+    server_pem_path: ServerPem = None,
+    server_name: ServerName = None,
+    client_pem_path: ClientPem = None,
+    client_key_path: ClientKey = None,
+    ca_pem_path: CaPem = None,
+    timeout: Timeout = None,
+    probe: ProbeKind = None,
+    health_service: HealthService = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
+    ] = False,
+    wait: Wait = 0,
+    as_json: Json = False,
+) -> None:
+    """Probe an alias with credentials and record it as connected."""
+    if password_stdin and token_stdin:
+        raise typer.BadParameter("give only one of --password-stdin, --token-stdin")
+    password = _secret_from(password_env, password_stdin, "password")
+    token = _secret_from(token_env, token_stdin, "token")
+    options = _options(
+        uri=uri, address=address, host=host, port=port, secure=secure,
+        server_pem_path=server_pem_path, server_name=server_name,
+        client_pem_path=client_pem_path, client_key_path=client_key_path,
+        ca_pem_path=ca_pem_path, timeout=timeout, probe=probe, health_service=health_service,
+    )  # fmt: skip
+    name = alias or _default_alias()
+    try:
+        handle = _registry(ctx).connect(
+            alias, user=user or "", password=password, token=token,
+            db_name=db_name or "default", wait=wait, **options,
+        )  # fmt: skip
+    except MilvusException as exc:
+        if as_json:
+            render.emit_json(render.failure_json(name, exc))
+        _fail(exc)
+    assert handle.result is not None
+    if as_json:
+        render.emit_json(render.outcome_json(name, handle.result, ExitCode.OK))
+    else:
+        render.out("Connected " + render.describe_result(name, handle.address, handle.result))
+
+
+@app.command()
+def disconnect(ctx: typer.Context, alias: OptionalAlias = None) -> None:
+    """Forget an alias's connected state (a no-op when it is not connected)."""
+    registry = _registry(ctx)
+    name = alias or _default_alias()
+    registry.require_known(name)
+    was_connected = registry.has_connection(name)
+    registry.disconnect(name)
+    render.out(f"Disconnected {name}" if was_connected else f"{name} was not connected")
+
+
+@app.command()
+def has(
+    ctx: typer.Context,
+    alias: OptionalAlias = None,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Only check the recorded state; no network.")
+    ] = False,
+    wait: Wait = 0,
+    timeout: Timeout = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Print nothing; exit status only.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy."""
+    name = alias or _default_alias()
+    registry = _registry(ctx)
+    try:
+        result = registry.probe(name, probe=not no_probe, wait=wait, timeout=timeout)
+    except MilvusException as exc:
+        if as_json and not quiet:
+            render.emit_json(render.failure_json(name, exc))
+        _fail(exc, quiet=quiet and exc.exit_code == ExitCode.FALSE)
+    code = result.exit_code if result is not None else ExitCode.OK
+    if quiet:
+        raise typer.Exit(code)
+    if as_json:
+        status = "" if result is not None else "connected"
+        render.emit_json(render.outcome_json(name, result, code, status=status))
+    elif result is None:
+        render.out(f"{name}: connected (not probed)")
+    else:
+        address = registry.get_connection_addr(name).get("address", "")
+        render.out(render.describe_result(name, address, result))
+    raise typer.Exit(code)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Probe every alias at once; add health columns.")
+    ] = False,
+    timeout: Timeout = None,
+    as_json: Json = False,
+) -> None:
+    """Show every alias; with --check, probe them all concurrently."""
+    infos = _registry(ctx).describe(check=check, timeout=timeout)
+    render.aliases(infos, as_json=as_json)
+    raise typer.Exit(max((i.health.exit_code for i in infos if i.health), default=0))
+
+
+@app.command()
+def addr(ctx: typer.Context, alias: OptionalAlias = None, as_json: Json = False) -> None:
+    """Print the alias's address (or, with --json, its whole public config)."""
+    name = alias or _default_alias()
+    registry = _registry(ctx)
+    registry.require_known(name)
+    render.addr(registry.get_connection_addr(name), as_json=as_json)
+
+
+def _default_alias() -> str:
+    from .registry import default_alias
+
+    return default_alias()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="conn")

@@ -1,0 +1,186 @@
+"""The settings of one alias as a validated value object.
+
+Validation happens in the constructor, before any I/O, so the library and the CLI
+reject the same things with the same words. Secrets are held by reference
+(`password_env`, `token_env`); plain `password`/`token` are accepted but flagged.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import address as addr
+from .errors import ConnectionConfigException
+
+DEFAULT_TIMEOUT = 10.0
+PROBES = ("auto", "grpc-health", "milvus")
+TLS_FILE_KEYS = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_path")
+SECRET_KEYS = ("password", "token")
+
+
+def default_timeout() -> float:
+    """`MILVUS_CONN_TIMEOUT`, as pymilvus reads it, else 10 s."""
+    raw = os.environ.get("MILVUS_CONN_TIMEOUT", "")
+    try:
+        value = float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if math.isfinite(value) and value > 0 else DEFAULT_TIMEOUT
+
+
+def check_alias(alias: object) -> str:
+    """Aliases are non-empty printable strings, so any accepted one survives TOML."""
+    if not isinstance(alias, str):
+        raise ConnectionConfigException(f"Alias should be string, but {type(alias)!r} is given.")
+    if not alias or not alias.isprintable() or alias != alias.strip():
+        raise ConnectionConfigException(
+            f"Illegal alias {alias!r}: use printable characters, without leading or trailing spaces"
+        )
+    return alias
+
+
+def check_timeout(timeout: object, name: str = "timeout") -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise ConnectionConfigException(f"{name} must be a number of seconds, got {timeout!r}")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ConnectionConfigException(f"{name} must be greater than 0, got {timeout!r}")
+    return float(timeout)
+
+
+@dataclass(frozen=True)
+class AliasConfig:
+    """One alias: where it points, how to authenticate, and how to probe it."""
+
+    address: str
+    uri: str = ""
+    user: str = ""
+    db_name: str = ""
+    secure: bool = False
+    server_pem_path: str = ""
+    server_name: str = ""
+    client_pem_path: str = ""
+    client_key_path: str = ""
+    ca_pem_path: str = ""
+    timeout: float | None = None
+    probe: str = "auto"
+    health_service: str = ""
+    password_env: str = ""
+    token_env: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("secure", "timeout", "extra"):
+                continue
+            if not isinstance(value, str):
+                raise ConnectionConfigException(f"{f.name} must be a string, got {value!r}")
+            if "\x00" in value:
+                raise ConnectionConfigException(f"{f.name} must not contain a NUL character")
+        if not isinstance(self.secure, bool):
+            raise ConnectionConfigException(f"secure must be true or false, got {self.secure!r}")
+        addr.resolve(address=self.address)
+        if self.timeout is not None:
+            object.__setattr__(self, "timeout", check_timeout(self.timeout))
+        if self.probe not in PROBES:
+            raise ConnectionConfigException(
+                f"probe must be one of {', '.join(PROBES)}, got {self.probe!r}"
+            )
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        given = [key for key in (*TLS_FILE_KEYS, "server_name") if getattr(self, key)]
+        if given and not self.secure:
+            raise ConnectionConfigException(
+                f"{', '.join(given)} given but TLS is off: add --secure (secure = true) "
+                "or use an https:// uri"
+            )
+        if bool(self.client_pem_path) != bool(self.client_key_path):
+            raise ConnectionConfigException(
+                "mutual TLS needs both client_pem_path and client_key_path"
+            )
+
+    @property
+    def effective_timeout(self) -> float:
+        return self.timeout if self.timeout is not None else default_timeout()
+
+    @property
+    def has_plain_secret(self) -> bool:
+        return bool(self.password or self.token)
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> AliasConfig:
+        """Build from add_connection/CLI keywords: address > uri > host/port, as pymilvus."""
+        options = {k: v for k, v in options.items() if v is not None}
+        target = addr.resolve(
+            options.pop("address", ""),
+            options.get("uri", ""),
+            options.pop("host", ""),
+            options.pop("port", ""),
+        )
+        if target is None:
+            target = addr.parse_host_port()
+        uri = options.pop("uri", "")
+        known = {f.name for f in fields(cls)} - {"address", "uri", "extra"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConnectionConfigException(f"unknown connection option(s): {', '.join(unknown)}")
+        if target.secure:
+            options["secure"] = True
+        if target.user and not options.get("user"):
+            options["user"] = target.user
+        if target.password and not options.get("password"):
+            options["password"] = target.password
+        if target.db_name and not options.get("db_name"):
+            options["db_name"] = target.db_name
+        return cls(
+            address=target.address,
+            uri=addr.redact_uri(uri) if isinstance(uri, str) else uri,
+            **options,
+        )
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> AliasConfig:
+        """Build from a profile table; unknown keys ride along in `extra`."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values = {k: v for k, v in table.items() if k in known}
+        if "address" not in values:
+            uri = values.get("uri")
+            values["address"] = addr.parse_uri(uri).address if uri else ""
+        if isinstance(values.get("timeout"), int) and not isinstance(values["timeout"], bool):
+            values["timeout"] = float(values["timeout"])
+        extra = {k: v for k, v in table.items() if k not in known}
+        return cls(**values, extra=extra)
+
+    def to_table(self) -> dict[str, Any]:
+        """The profile table: only what differs from the defaults, unknown keys kept."""
+        table: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "extra" and (f.name == "address" or value != f.default):
+                table[f.name] = value
+        return {**table, **self.extra}
+
+    def public(self) -> dict[str, Any]:
+        """Everything but secrets: what listings, JSON and `get_connection_addr` show."""
+        table = self.to_table()
+        for key in SECRET_KEYS:
+            table.pop(key, None)
+        return {k: v for k, v in table.items() if k not in self.extra}
+
+    def with_changes(self, **changes: Any) -> AliasConfig:
+        return replace(self, **changes)
+
+    def resolved_tls_paths(self, base_dir: Path) -> dict[str, str]:
+        """TLS files with relative paths taken against the profile's directory."""
+        return {
+            key: str(base_dir / Path(getattr(self, key)).expanduser())
+            for key in TLS_FILE_KEYS
+            if getattr(self, key)
+        }

@@ -1,0 +1,121 @@
+"""Every error milvus-conn raises, each carrying the exit code the CLI ends with.
+
+    MilvusException                      (pymilvus's root name; exit 1)
+    ├── ConnectionConfigException        bad alias, address, URI or option    → 2
+    │                                    (1 where the config is fine but the alias is not:
+    │                                    unknown with no address, or live elsewhere)
+    ├── ConnectionNotExistException      unknown alias                        → 1
+    │   └── NotConnectedException        known, but not connected             → 1
+    ├── AliasExistsException             `add` of an alias that exists        → 1
+    ├── ProbeException                   the server could not be confirmed healthy
+    │   ├── ServerUnreachableException   refused, timed out, TLS failure      → 3
+    │   ├── ServerUnhealthyException     answered, but not serving            → 4
+    │   └── AuthenticationException      credentials refused                  → 5
+    └── ProfileException                 profile or state file unusable       → 6
+        └── ProfileLockException         lock not obtained in time            → 6
+
+    PlainSecretWarning (a UserWarning)   a plain secret in the profile
+
+The class names of pymilvus (`MilvusException`, `ConnectionConfigException`,
+`ConnectionNotExistException`) are kept so that code written against pymilvus's
+`connections` reads the same here. Messages never contain a password or token.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit status of every `conn` command; README carries the same table."""
+
+    OK = 0
+    FALSE = 1  # unknown alias, alias not connected, alias already exists
+    USAGE = 2  # bad option or argument
+    UNREACHABLE = 3  # refused, DNS failure, no answer in time, TLS handshake failure
+    UNHEALTHY = 4  # answered but not serving, or speaks no health protocol
+    AUTH = 5  # authentication or permission refused
+    PROFILE = 6  # profile or state file invalid or unreadable, lock not obtained
+
+
+class MilvusException(Exception):
+    """Root of the tree; `message` and `code` mirror pymilvus's attributes."""
+
+    exit_code: ExitCode = ExitCode.FALSE
+
+    def __init__(self, message: str = "", exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        self._message = message
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @property
+    def code(self) -> int:
+        return int(self.exit_code)
+
+    def __str__(self) -> str:
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._message!r})"
+
+
+class ConnectionConfigException(MilvusException):
+    """An alias, address, URI or option that cannot be used; rejected before any I/O."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConnectionNotExistException(MilvusException):
+    exit_code = ExitCode.FALSE
+
+
+class NotConnectedException(ConnectionNotExistException):
+    pass
+
+
+class AliasExistsException(MilvusException):
+    exit_code = ExitCode.FALSE
+
+
+class ProbeException(MilvusException):
+    """The health check did not find a healthy server; `result` holds what it saw."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class ServerUnreachableException(ProbeException):
+    exit_code = ExitCode.UNREACHABLE
+
+
+class ServerUnhealthyException(ProbeException):
+    exit_code = ExitCode.UNHEALTHY
+
+
+class AuthenticationException(ProbeException):
+    exit_code = ExitCode.AUTH
+
+
+class ProfileException(MilvusException):
+    exit_code = ExitCode.PROFILE
+
+
+class ProfileLockException(ProfileException):
+    pass
+
+
+class PlainSecretWarning(UserWarning):
+    """A password or token kept in plain text, or in a file others can read."""
+
+
+PROBE_EXCEPTIONS: dict[int, type[ProbeException]] = {
+    ExitCode.UNREACHABLE: ServerUnreachableException,
+    ExitCode.UNHEALTHY: ServerUnhealthyException,
+    ExitCode.AUTH: AuthenticationException,
+}

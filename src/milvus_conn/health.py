@@ -1,0 +1,415 @@
+"""The health-check core: is there a healthy gRPC server at this target, right now?
+
+It knows nothing of aliases, profiles or the CLI. Given a target, credentials and a
+timeout, it returns a `HealthResult`; every network outcome is a result, never an
+exception. The algorithm (DESIGN.md §5):
+
+1. `grpc.health.v1.Health/Check` → SERVING is healthy, any other status unhealthy;
+2. UNIMPLEMENTED there → `milvus.proto.milvus.MilvusService/CheckHealth`;
+3. optionally `MilvusService/GetVersion` for the server's version.
+
+The few protobuf messages involved are encoded by hand on grpcio's generic unary
+calls, so a probe costs one grpcio import and no generated modules. grpc is imported
+on first use only.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import grpc
+
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
+MILVUS_GET_VERSION = "/milvus.proto.milvus.MilvusService/GetVersion"
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+UNREACHABLE = "unreachable"
+AUTH_FAILED = "auth_failed"
+# The CLI's exit codes for each outcome (milvus_conn.errors.ExitCode; a test keeps them equal).
+EXIT_CODES = {HEALTHY: 0, UNREACHABLE: 3, UNHEALTHY: 4, AUTH_FAILED: 5}
+
+PROTOCOL_GRPC_HEALTH = "grpc-health"
+PROTOCOL_MILVUS = "milvus"
+SERVING_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+_SERVING = 1
+# Milvus common.Status: ErrorCode.PermissionDenied, and merr's auth codes.
+_MILVUS_AUTH_ERROR_CODES = {3}
+_MILVUS_AUTH_CODES = {1400, 1401, 1402}
+_MAX_WORKERS = 256
+MAX_PAUSE = 2.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect and how: the parts that make one gRPC channel."""
+
+    address: str
+    secure: bool = False
+    server_pem_path: str = ""
+    ca_pem_path: str = ""
+    client_pem_path: str = ""
+    client_key_path: str = ""
+    server_name: str = ""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Sent as metadata on every call, exactly as pymilvus sends them."""
+
+    user: str = ""
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    db_name: str = ""
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        pairs: list[tuple[str, str]] = []
+        secret = self.token or (
+            f"{self.user}:{self.password}" if self.user and self.password else ""
+        )
+        if secret:
+            pairs.append(("authorization", base64.b64encode(secret.encode()).decode("ascii")))
+        if self.db_name:
+            pairs.append(("dbname", self.db_name))
+        return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """What one probe saw. `status` is one of healthy, unhealthy, unreachable, auth_failed."""
+
+    status: str
+    protocol: str | None = None
+    latency_ms: float | None = None
+    server_version: str | None = None
+    reason: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == HEALTHY
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One health check to run: target, credentials and what to ask."""
+
+    target: Target
+    credentials: Credentials = Credentials()
+    timeout: float = 10.0
+    service: str = ""
+    protocol: str = "auto"  # auto | grpc-health | milvus
+    want_version: bool = False
+
+
+# wire format -----------------------------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_string_field(number: int, text: str) -> bytes:
+    data = text.encode("utf-8")
+    return _varint(number << 3 | 2) + _varint(len(data)) + data if data else b""
+
+
+def decode_fields(data: bytes) -> dict[int, list[int | bytes]]:
+    """Varint and length-delimited fields by number; fixed-width ones are skipped."""
+    fields: dict[int, list[int | bytes]] = {}
+    pos = 0
+
+    def read_varint() -> int:
+        nonlocal pos
+        shift = result = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+
+    while pos < len(data):
+        key = read_varint()
+        number, wire_type = key >> 3, key & 7
+        value: int | bytes
+        if wire_type == 0:
+            value = read_varint()
+        elif wire_type == 2:
+            size = read_varint()
+            value, pos = data[pos : pos + size], pos + size
+        elif wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+            continue
+        else:
+            raise ValueError(f"unsupported wire type {wire_type}")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def _first(fields: dict[int, list[int | bytes]], number: int, default: Any) -> Any:
+    values = fields.get(number)
+    return values[-1] if values else default
+
+
+def _milvus_status(fields: dict[int, list[int | bytes]]) -> tuple[int, int, str]:
+    """(error_code, code, reason) of the common.Status in field 1."""
+    status = decode_fields(_first(fields, 1, b""))
+    reason = _first(status, 2, b"").decode("utf-8", "replace")
+    return _first(status, 1, 0), _first(status, 3, 0), reason
+
+
+_GRPC_PREFIX = re.compile(
+    r"^failed to connect to all addresses; last error: \w+: (?:ipv[46]|unix):\S+: "
+)
+
+
+def _grpc() -> Any:
+    """grpc, imported on first use, with its C core's info logging kept off stderr."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    import grpc
+
+    return grpc
+
+
+# channels --------------------------------------------------------------------------
+
+
+def open_channel(target: Target) -> grpc.Channel:
+    """A channel to `target`; TLS files are read here (OSError if unreadable)."""
+    grpc = _grpc()
+    if not target.secure:
+        return grpc.insecure_channel(target.address)
+    root = (
+        Path(target.ca_pem_path or target.server_pem_path).read_bytes()
+        if (target.ca_pem_path or target.server_pem_path)
+        else None
+    )
+    key = Path(target.client_key_path).read_bytes() if target.client_key_path else None
+    chain = Path(target.client_pem_path).read_bytes() if target.client_pem_path else None
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=root, private_key=key, certificate_chain=chain
+    )
+    options = [("grpc.ssl_target_name_override", target.server_name)] if target.server_name else []
+    return grpc.secure_channel(target.address, credentials, options=options)
+
+
+# probing ---------------------------------------------------------------------------
+
+
+def check(probe: Probe, channel: grpc.Channel | None = None) -> HealthResult:
+    """Run one probe within `probe.timeout` seconds in all, on `channel` or a fresh one."""
+    own = channel is None
+    if own:
+        channel = open_channel(probe.target)
+    try:
+        return _Checker(probe, channel).run()
+    finally:
+        if own:
+            channel.close()
+
+
+def check_many(probes: Sequence[Probe]) -> list[HealthResult]:
+    """All probes at once, one channel per distinct target; wall time about one probe's."""
+    if not probes:
+        return []
+    channels: dict[Target, grpc.Channel] = {}
+    try:
+        for probe in probes:
+            if probe.target not in channels:
+                channels[probe.target] = open_channel(probe.target)
+        workers = min(len(probes), _MAX_WORKERS)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+            return list(pool.map(lambda p: check(p, channels[p.target]), probes))
+    finally:
+        for channel in channels.values():
+            channel.close()
+
+
+def wait_until_healthy(probe: Probe, wait: float) -> HealthResult:
+    """Retry with capped exponential backoff until healthy or `wait` seconds have passed.
+
+    No attempt runs past the deadline, and a refused credential is final: retrying it
+    only locks accounts.
+    """
+    deadline = time.monotonic() + wait
+    pause = 0.1
+    while True:
+        remaining = deadline - time.monotonic()
+        result = check(replace(probe, timeout=max(min(probe.timeout, remaining), 0.05)))
+        if result.healthy or result.status == AUTH_FAILED:
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return result
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, MAX_PAUSE)
+
+
+class _Checker:
+    """The steps of one probe, sharing one deadline."""
+
+    def __init__(self, probe: Probe, channel: grpc.Channel) -> None:
+        self.probe = probe
+        self.channel = channel
+        self.started = time.monotonic()
+        self.deadline = self.started + probe.timeout
+        self.metadata = probe.credentials.metadata()
+
+    def call(self, method: str, request: bytes) -> bytes:
+        remaining = max(self.deadline - time.monotonic(), 0.001)
+        stub = self.channel.unary_unary(method)
+        return stub(request, timeout=remaining, metadata=self.metadata)
+
+    def latency_ms(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 3)
+
+    def run(self) -> HealthResult:
+        grpc = _grpc()
+        unimplemented = grpc.StatusCode.UNIMPLEMENTED
+        if self.probe.protocol in ("auto", PROTOCOL_GRPC_HEALTH):
+            try:
+                reply = self.call(HEALTH_CHECK, encode_string_field(1, self.probe.service))
+            except grpc.RpcError as exc:
+                if exc.code() != unimplemented:
+                    return self.failure(exc)
+                if self.probe.protocol == PROTOCOL_GRPC_HEALTH:
+                    return HealthResult(
+                        UNHEALTHY, reason="server does not implement grpc.health.v1"
+                    )
+            else:
+                return self.from_health(decode_fields(reply))
+        try:
+            reply = self.call(MILVUS_CHECK_HEALTH, b"")
+        except grpc.RpcError as exc:
+            if exc.code() == unimplemented:
+                return HealthResult(
+                    UNHEALTHY,
+                    reason="server speaks neither grpc.health.v1 nor Milvus CheckHealth",
+                )
+            return self.failure(exc)
+        return self.from_milvus(decode_fields(reply))
+
+    def from_health(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
+        status = _first(fields, 1, 0)
+        latency = self.latency_ms()
+        if status != _SERVING:
+            name = SERVING_STATUS.get(status, str(status))
+            return HealthResult(
+                UNHEALTHY, PROTOCOL_GRPC_HEALTH, latency, reason=f"health status {name}"
+            )
+        return self.healthy(PROTOCOL_GRPC_HEALTH, latency)
+
+    def from_milvus(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
+        latency = self.latency_ms()
+        error_code, code, reason = _milvus_status(fields)
+        if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
+            return HealthResult(AUTH_FAILED, PROTOCOL_MILVUS, latency, reason=_auth_reason(reason))
+        if error_code or code:
+            return HealthResult(
+                UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reason or f"error {code}"
+            )
+        if not _first(fields, 2, 0):
+            reasons = "; ".join(r.decode("utf-8", "replace") for r in fields.get(3, []))
+            return HealthResult(
+                UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reasons or "not healthy"
+            )
+        return self.healthy(PROTOCOL_MILVUS, latency)
+
+    def healthy(self, protocol: str, latency: float) -> HealthResult:
+        if not self.probe.want_version:
+            return HealthResult(HEALTHY, protocol, latency)
+        grpc = _grpc()
+
+        try:
+            fields = decode_fields(self.call(MILVUS_GET_VERSION, b""))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return HealthResult(HEALTHY, protocol, latency, reason="version unknown")
+            failed = self.failure(exc)
+            return HealthResult(failed.status, protocol, latency, reason=failed.reason)
+        error_code, code, reason = _milvus_status(fields)
+        if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
+            return HealthResult(AUTH_FAILED, protocol, latency, reason=_auth_reason(reason))
+        version = _first(fields, 2, b"").decode("utf-8", "replace") or None
+        return HealthResult(HEALTHY, protocol, latency, server_version=version)
+
+    def failure(self, exc: grpc.RpcError) -> HealthResult:
+        """The one place where gRPC status codes become outcomes."""
+        grpc = _grpc()
+
+        code, details = exc.code(), _one_line(exc.details() or "")
+        target = self.probe.target
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return HealthResult(AUTH_FAILED, reason=_auth_reason(details))
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return HealthResult(
+                UNREACHABLE,
+                reason=f"no answer from {target.address} within {self.probe.timeout:g} s",
+            )
+        if code == grpc.StatusCode.NOT_FOUND:
+            return HealthResult(
+                UNHEALTHY,
+                PROTOCOL_GRPC_HEALTH,
+                reason=f"health service {self.probe.service!r} is unknown to the server",
+            )
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return _unavailable(target, details)
+        return HealthResult(UNHEALTHY, reason=f"{code.name}: {details}")
+
+
+def _unavailable(target: Target, details: str) -> HealthResult:
+    details = _GRPC_PREFIX.sub("", details)
+    low = details.lower()
+    if "http1" in low or "http/1" in low:
+        return HealthResult(UNHEALTHY, reason=f"{target.address} speaks HTTP/1.x, not gRPC")
+    if target.secure and "wrong_version_number" in low:
+        return HealthResult(
+            UNREACHABLE,
+            reason=f"TLS handshake with {target.address} failed: the server does not speak TLS "
+            "on this port (drop --secure?)",
+        )
+    if target.secure and any(word in low for word in ("ssl", "tls", "handshake", "certificate")):
+        return HealthResult(
+            UNREACHABLE, reason=f"TLS handshake with {target.address} failed: {details}"
+        )
+    if not target.secure and any(word in low for word in ("socket closed", "reset", "eof")):
+        return HealthResult(
+            UNREACHABLE,
+            reason=f"{target.address} closed the connection (if it requires TLS, use --secure): "
+            f"{details}",
+        )
+    return HealthResult(UNREACHABLE, reason=f"cannot reach {target.address}: {details}")
+
+
+def _auth_reason(details: str) -> str:
+    return f"authentication failed: {details}" if details else "authentication failed"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,525 @@
+"""The connection registry: pymilvus's `connections`, persistent and shared by processes.
+
+Aliases live in the profile; which of them are connected lives in the state file
+beside it, so `conn connect prod` in a shell and `connections.has_connection("prod")`
+in Python agree. Live handles (channels) are per process and opened lazily.
+Resolution order on `connect`, as pymilvus: explicit address/uri/host/port, then
+`$MILVUS_URI`, then the stored alias.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import address as addr
+from . import health
+from .config import AliasConfig, check_alias, check_timeout
+from .errors import (
+    PROBE_EXCEPTIONS,
+    AliasExistsException,
+    ConnectionConfigException,
+    ConnectionNotExistException,
+    ExitCode,
+    NotConnectedException,
+    ProfileException,
+)
+from .profile import Profile, ProfileStore, State, default_profile_path
+
+_CONNECT_OPTIONS = (
+    "secure",
+    "server_pem_path",
+    "server_name",
+    "client_pem_path",
+    "client_key_path",
+    "ca_pem_path",
+    "timeout",
+    "probe",
+    "health_service",
+)
+_IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")
+
+
+def default_alias() -> str:
+    """`$MILVUS_CONN_ALIAS`, as pymilvus reads it, else `default`."""
+    return os.environ.get("MILVUS_CONN_ALIAS") or "default"
+
+
+def _check_alias_type(alias: object) -> str:
+    if not isinstance(alias, str):
+        raise ConnectionConfigException(f"Alias should be string, but {type(alias)!r} is given.")
+    return alias
+
+
+class Connection:
+    """A live handle: the channel to an alias's server, its address, and `check()`."""
+
+    def __init__(
+        self,
+        alias: str,
+        config: AliasConfig,
+        credentials: health.Credentials,
+        target: health.Target,
+        result: health.HealthResult | None = None,
+    ) -> None:
+        self.alias = alias
+        self.config = config
+        self.result = result
+        self._credentials = credentials
+        self._target = target
+        self._channel: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+    @property
+    def channel(self) -> Any:
+        """The grpc.Channel, opened on first use."""
+        with self._lock:
+            if self._channel is None:
+                self._channel = health.open_channel(self._target)
+            return self._channel
+
+    def check(self, timeout: float | None = None) -> health.HealthResult:
+        """Probe the server now on this handle's channel; never raises for server outcomes."""
+        probe = self._probe(timeout, want_version=True)
+        self.result = health.check(probe, self.channel)
+        return self.result
+
+    @property
+    def server_version(self) -> str | None:
+        if self.result is None or (self.result.healthy and self.result.server_version is None):
+            self.check()
+        return self.result.server_version if self.result else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
+    def _probe(self, timeout: float | None, want_version: bool) -> health.Probe:
+        return health.Probe(
+            target=self._target,
+            credentials=self._credentials,
+            timeout=check_timeout(timeout)
+            if timeout is not None
+            else self.config.effective_timeout,
+            service=self.config.health_service,
+            protocol=self.config.probe,
+            want_version=want_version,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Connection alias={self.alias!r} address={self.address!r}>"
+
+
+@dataclass(frozen=True)
+class AliasInfo:
+    """One row of `conn list`: the public config and its state."""
+
+    alias: str
+    config: dict[str, Any]
+    connected: bool
+    default: bool
+    health: health.HealthResult | None = None
+
+
+class Connections:
+    """pymilvus's `Connections`, bound to one profile (the default one unless given)."""
+
+    def __init__(self, profile: str | os.PathLike[str] | None = None) -> None:
+        self._profile = profile
+        self._store: ProfileStore | None = None
+        self._lock = threading.RLock()
+        self._handles: dict[str, Connection] = {}
+
+    @property
+    def store(self) -> ProfileStore:
+        """The profile store, resolved on first use (`$CONN_PROFILE` is read then)."""
+        if self._store is None:
+            self._store = ProfileStore(self._profile or default_profile_path())
+        return self._store
+
+    # pymilvus's API ------------------------------------------------------------------
+
+    def add_connection(self, **kwargs: dict[str, Any]) -> None:
+        """Validate and store each `alias=config`; all or none are written."""
+        configs = {}
+        for alias, options in kwargs.items():
+            check_alias(alias)
+            if not isinstance(options, dict):
+                raise ConnectionConfigException(f"configuration of {alias!r} must be a dict")
+            configs[alias] = AliasConfig.from_options(dict(options))
+        for alias, config in configs.items():
+            self._refuse_readdress(alias, config.address)
+        self.store.update(lambda profile: _with_aliases(profile, configs))
+
+    def remove_connection(self, alias: str) -> None:
+        """Disconnect, then delete the alias; no error if it is absent (as pymilvus)."""
+        _check_alias_type(alias)
+        self.disconnect(alias)
+        self.store.update(lambda profile: _without_alias(profile, alias))
+
+    def connect(
+        self,
+        alias: str | None = None,
+        user: str = "",
+        password: str = "",
+        db_name: str = "default",
+        token: str = "",
+        *,
+        wait: float = 0,
+        **kwargs: Any,
+    ) -> Connection:
+        """Probe the alias's server with credentials and register it as connected.
+
+        Raises a `ProbeException` subclass naming what failed (unreachable, unhealthy,
+        authentication) and leaves no half-registered handle behind.
+        """
+        alias = check_alias(default_alias() if alias is None else alias)
+        config, persist = self._resolve_config(alias, user, db_name, kwargs)
+        credentials = self._credentials(alias, config, user, password, token, db_name)
+        connection = Connection(alias, config, credentials, _target(config, self.store))
+        probe = connection._probe(None, want_version=True)
+        try:
+            result = health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
+        except OSError as exc:
+            raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+        if not result.healthy:
+            exc_class = PROBE_EXCEPTIONS[result.exit_code]
+            raise exc_class(f"cannot connect {alias!r} ({config.address}): {result.reason}", result)
+        connection.result = result
+        self._register(alias, connection, credentials.db_name, persist)
+        return connection
+
+    def disconnect(self, alias: str) -> None:
+        """Close the live handle and forget the connected state; no-op when not connected."""
+        _check_alias_type(alias)
+        with self._lock:
+            handle = self._handles.pop(alias, None)
+            if handle is not None:
+                handle.close()
+            if alias in self.store.load_state().connected:
+                self.store.update_state(lambda state: _state_without(state, alias))
+
+    def has_connection(self, alias: str) -> bool:
+        """True only if the alias exists and its connection has been established."""
+        _check_alias_type(alias)
+        return alias in self.store.load_state().connected and alias in self._configs()
+
+    def get_connection(self, alias: str | None = None) -> Connection | None:
+        """The live handle, opened lazily (no probe) if another process connected it."""
+        alias = _check_alias_type(default_alias() if alias is None else alias)
+        with self._lock:
+            entry = self.store.load_state().connected.get(alias)
+            handle = self._handles.get(alias)
+            if entry is None or alias not in self._configs():
+                if handle is not None:
+                    self._handles.pop(alias).close()
+                return None
+            if handle is None:
+                handle = self._handle_from_state(alias, entry)
+                self._handles[alias] = handle
+            return handle
+
+    def list_connections(self) -> list[tuple[str, Connection | None]]:
+        return [(alias, self.get_connection(alias)) for alias in self._configs()]
+
+    def get_connection_addr(self, alias: str) -> dict[str, Any]:
+        """The config dict, pymilvus's shape; `{}` for an unknown alias; never a secret."""
+        _check_alias_type(alias)
+        config = self._configs().get(alias)
+        if config is None:
+            return {}
+        entry = self.store.load_state().connected.get(alias)
+        if entry is not None:
+            return {k: v for k, v in entry.items() if k != "since"}
+        return {"address": config.address, "user": config.user, **config.public()}
+
+    # beyond pymilvus -----------------------------------------------------------------
+
+    def client_kwargs(self, alias: str | None = None) -> dict[str, Any]:
+        """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
+        alias = _check_alias_type(default_alias() if alias is None else alias)
+        config = self._require(alias)
+        credentials = self._credentials(alias, config, "", "", "", "default")
+        scheme = "https" if config.secure else "http"
+        uri = (
+            config.address if config.address.startswith("unix:") else f"{scheme}://{config.address}"
+        )
+        kwargs: dict[str, Any] = {
+            "uri": uri,
+            "user": credentials.user,
+            "password": credentials.password,
+            "token": credentials.token,
+            "db_name": credentials.db_name,
+            "timeout": config.effective_timeout,
+        }
+        kwargs.update(_target(config, self.store).__dict__ if config.secure else {})
+        kwargs.pop("address", None)
+        return {k: v for k, v in kwargs.items() if v not in ("", None)}
+
+    def add(self, alias: str, *, force: bool = False, **options: Any) -> AliasConfig:
+        """`conn add`: store one alias, refusing to replace an existing one unless forced."""
+        check_alias(alias)
+        config = AliasConfig.from_options(options)
+
+        def change(profile: Profile) -> Profile:
+            if alias in profile.aliases and not force:
+                raise AliasExistsException(
+                    f"alias {alias!r} already exists (use --force to replace it)"
+                )
+            self._refuse_readdress(alias, config.address)
+            return _with_aliases(profile, {alias: config})
+
+        self.store.update(change)
+        return config
+
+    def remove(self, alias: str) -> None:
+        """`conn remove`: like `remove_connection`, but an unknown alias is an error."""
+        check_alias(alias)
+        if alias not in self.store.load().aliases:
+            known = "built in" if alias == default_alias() else "unknown"
+            raise ConnectionNotExistException(f"alias {alias!r} is {known}; nothing to remove")
+        self.remove_connection(alias)
+
+    def require_known(self, alias: str) -> None:
+        """`conn disconnect`: an unknown alias is an error, not a no-op."""
+        self._require(check_alias(alias))
+
+    def probe(
+        self,
+        alias: str | None = None,
+        *,
+        probe: bool = True,
+        wait: float = 0,
+        timeout: float | None = None,
+    ) -> health.HealthResult | None:
+        """`conn has`: the alias must exist and be connected; then, unless told not to,
+        it must answer healthy now (retrying for up to `wait` seconds)."""
+        alias = check_alias(default_alias() if alias is None else alias)
+        self._require(alias)
+        if not self.has_connection(alias):
+            raise NotConnectedException(
+                f"alias {alias!r} is not connected (run: conn connect {alias})"
+            )
+        if not probe:
+            return None
+        handle = self.get_connection(alias)
+        assert handle is not None
+        request = handle._probe(timeout, want_version=False)
+        try:
+            if wait > 0:
+                return health.wait_until_healthy(request, wait)
+            return health.check(request)
+        except OSError as exc:
+            raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+
+    def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
+        """`conn list`: every alias with its state; with `check`, all probed at once."""
+        configs = self._configs()
+        connected = self.store.load_state().connected
+        chosen = default_alias()
+        results: list[health.HealthResult | None] = [None] * len(configs)
+        if check:
+            probes = [self._probe_for(alias, config, timeout) for alias, config in configs.items()]
+            try:
+                results = list(health.check_many(probes))
+            except OSError as exc:
+                raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+        return [
+            AliasInfo(
+                alias=alias,
+                config={"address": config.address, "user": config.user, **config.public()},
+                connected=alias in connected,
+                default=alias == chosen,
+                health=result,
+            )
+            for (alias, config), result in zip(configs.items(), results, strict=True)
+        ]
+
+    def reset(self) -> None:
+        """Close every live handle of this process (tests, and long-running programs)."""
+        with self._lock:
+            for handle in self._handles.values():
+                handle.close()
+            self._handles.clear()
+
+    # internals -----------------------------------------------------------------------
+
+    def _configs(self) -> dict[str, AliasConfig]:
+        """Stored aliases, plus the built-in default when the profile has none."""
+        configs = dict(self.store.load().aliases)
+        name = default_alias()
+        if name not in configs:
+            configs = {name: _builtin_default(), **configs}
+        return configs
+
+    def _require(self, alias: str) -> AliasConfig:
+        config = self._configs().get(alias)
+        if config is None:
+            raise ConnectionNotExistException(f"unknown alias {alias!r}")
+        return config
+
+    def _refuse_readdress(self, alias: str, address: str) -> None:
+        entry = self.store.load_state().connected.get(alias)
+        if entry is not None and entry.get("address") != address:
+            raise ConnectionConfigException(
+                f"Alias of {alias!r} already creating connections, but the configure is not "
+                "the same as passed in. (disconnect it first)",
+                exit_code=ExitCode.FALSE,
+            )
+
+    def _resolve_config(
+        self, alias: str, user: str, db_name: str, kwargs: dict[str, Any]
+    ) -> tuple[AliasConfig, bool]:
+        """The config to connect with, and whether it is new and should be stored."""
+        options = {k: v for k, v in kwargs.items() if k not in _IGNORED_OPTIONS}
+        unknown = sorted(set(options) - {*_CONNECT_OPTIONS, "address", "uri", "host", "port"})
+        if unknown:
+            raise ConnectionConfigException(f"unknown connection option(s): {', '.join(unknown)}")
+        stored = self._configs().get(alias)
+        explicit = {k: options.pop(k) for k in ("address", "uri", "host", "port") if k in options}
+        if any(v not in ("", None) for v in explicit.values()):
+            config = AliasConfig.from_options(
+                {**explicit, **options, "user": user or None, "db_name": _db(db_name)}
+            )
+            self._refuse_readdress(alias, config.address)
+            return config, stored is None
+        env_uri = os.environ.get("MILVUS_URI", "")
+        if env_uri:
+            return AliasConfig.from_options({"uri": env_uri, **options}), False
+        if stored is None:
+            raise ConnectionConfigException(
+                f"You need to pass in the configuration of the connection named {alias!r} .",
+                exit_code=ExitCode.FALSE,
+            )
+        changes = {k: v for k, v in options.items() if v is not None}
+        return (stored.with_changes(**changes) if changes else stored), False
+
+    def _credentials(
+        self,
+        alias: str,
+        config: AliasConfig,
+        user: str,
+        password: str,
+        token: str,
+        db_name: str,
+    ) -> health.Credentials:
+        """Explicit values first, then `CONN_<ALIAS>_PASSWORD`/`_TOKEN`, the variables the
+        profile names, and last the plain values it holds."""
+        suffix = re.sub(r"[^A-Z0-9]", "_", alias.upper())
+        password = str(password or "") or os.environ.get(f"CONN_{suffix}_PASSWORD", "")
+        token = str(token or "") or os.environ.get(f"CONN_{suffix}_TOKEN", "")
+        if not password and not token:
+            password = _from_env(alias, "password_env", config.password_env) or config.password
+            token = _from_env(alias, "token_env", config.token_env) or config.token
+        return health.Credentials(
+            user=str(user or "") or config.user,
+            password=password,
+            token=token,
+            db_name=_db(db_name) or config.db_name or "default",
+        )
+
+    def _register(self, alias: str, connection: Connection, db_name: str, persist: bool) -> None:
+        entry = {
+            "address": connection.address,
+            "user": connection.config.user,
+            **connection.config.public(),
+            "db_name": db_name,
+            "secure": connection.config.secure,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        with self._lock:
+            if persist:
+                self.store.update(lambda p: _with_aliases(p, {alias: connection.config}, keep=True))
+            self.store.update_state(lambda state: State({**state.connected, alias: entry}))
+            previous = self._handles.pop(alias, None)
+            if previous is not None:
+                previous.close()
+            self._handles[alias] = connection
+
+    def _handle_from_state(self, alias: str, entry: dict[str, Any]) -> Connection:
+        table = {k: v for k, v in entry.items() if k not in ("since", "db_name")}
+        try:
+            config = AliasConfig.from_table(table)
+        except ConnectionConfigException as exc:
+            raise ProfileException(f"{self.store.state_path}: alias {alias!r}: {exc}") from None
+        stored = self._configs()[alias]
+        credentials = self._credentials(
+            alias, stored, config.user, "", "", entry.get("db_name", "")
+        )
+        return Connection(alias, config, credentials, _target(config, self.store))
+
+    def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> health.Probe:
+        credentials = self._credentials(alias, config, "", "", "", "default")
+        connection = Connection(alias, config, credentials, _target(config, self.store))
+        return connection._probe(timeout, want_version=True)
+
+
+def _db(db_name: str) -> str:
+    """pymilvus's `db_name="default"` means "not chosen": a stored or URI db_name wins."""
+    return "" if db_name in ("default", None) else str(db_name)
+
+
+def _from_env(alias: str, key: str, variable: str) -> str:
+    if not variable:
+        return ""
+    value = os.environ.get(variable)
+    if value is None:
+        raise ProfileException(
+            f"alias {alias!r}: {key} names ${variable}, which is not set in the environment"
+        )
+    return value
+
+
+def _builtin_default() -> AliasConfig:
+    env_uri = os.environ.get("MILVUS_URI", "")
+    if env_uri:
+        return AliasConfig.from_options({"uri": env_uri})
+    return AliasConfig(address=f"{addr.DEFAULT_HOST}:{addr.DEFAULT_PORT}")
+
+
+def _target(config: AliasConfig, store: ProfileStore) -> health.Target:
+    return health.Target(
+        address=config.address,
+        secure=config.secure,
+        server_name=config.server_name,
+        **config.resolved_tls_paths(store.base_dir),
+    )
+
+
+def _with_aliases(
+    profile: Profile, configs: dict[str, AliasConfig], *, keep: bool = False
+) -> Profile:
+    """The profile with `configs` stored (kept as they are when `keep` and present)."""
+    if keep:
+        configs = {a: c for a, c in configs.items() if a not in profile.aliases}
+        if not configs:
+            return profile
+    merged = dict(profile.aliases)
+    for alias, config in configs.items():
+        old = merged.get(alias)
+        merged[alias] = config.with_changes(extra=old.extra) if old is not None else config
+    return Profile(aliases=merged, extra=profile.extra)
+
+
+def _without_alias(profile: Profile, alias: str) -> Profile:
+    if alias not in profile.aliases:
+        return profile
+    return Profile(
+        aliases={a: c for a, c in profile.aliases.items() if a != alias}, extra=profile.extra
+    )
+
+
+def _state_without(state: State, alias: str) -> State:
+    if alias not in state.connected:
+        return state
+    return State({a: e for a, e in state.connected.items() if a != alias})

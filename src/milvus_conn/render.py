@@ -1,0 +1,163 @@
+"""The one place that prints: rich tables on a terminal, plain text when piped, JSON.
+
+Commands hand data here and never print themselves. rich is imported only when a
+table is drawn on a terminal. Nothing that reaches this module holds a secret: the
+library's public views (`AliasConfig.public`, `HealthResult`) have none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import (
+    ConnectionConfigException,
+    ConnectionNotExistException,
+    MilvusException,
+    NotConnectedException,
+    ProbeException,
+    ProfileException,
+)
+from .health import HealthResult
+from .registry import AliasInfo
+
+LIST_COLUMNS = ("ALIAS", "ADDRESS", "USER", "DB", "TLS", "STATE")
+CHECK_COLUMNS = ("HEALTH", "LATENCY", "VERSION")
+_ERROR_STATUS = (
+    (NotConnectedException, "not_connected"),
+    (ConnectionNotExistException, "unknown_alias"),
+    (ProfileException, "profile_error"),
+    (ConnectionConfigException, "config_error"),
+)
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def emit_json(data: object) -> None:
+    out(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _on_terminal() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A rich table on a terminal (colourless under NO_COLOR), aligned columns otherwise."""
+    if not _on_terminal():
+        widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
+        for row in (headers, *rows):
+            out("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    grid = Table(box=None, header_style="bold", pad_edge=False)
+    for header in headers:
+        grid.add_column(header, overflow="fold")
+    for row in rows:
+        grid.add_row(*(str(c) for c in row), style=_row_style(row))
+    Console(no_color="NO_COLOR" in os.environ, highlight=False).print(grid)
+
+
+def _row_style(row: Sequence[str]) -> str:
+    if len(row) > len(LIST_COLUMNS):
+        return {"healthy": "green", "unhealthy": "yellow"}.get(row[len(LIST_COLUMNS)], "red")
+    return ""
+
+
+# the shapes of each command's output ---------------------------------------------
+
+
+def list_json(info: AliasInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "alias": info.alias,
+        "address": info.config["address"],
+        "user": info.config.get("user", ""),
+        "db_name": info.config.get("db_name") or "default",
+        "secure": bool(info.config.get("secure", False)),
+        "connected": info.connected,
+        "default": info.default,
+    }
+    if info.health is not None:
+        data["health"] = info.health.to_dict()
+    return data
+
+
+def aliases(infos: Sequence[AliasInfo], *, as_json: bool) -> None:
+    if as_json:
+        emit_json([list_json(info) for info in infos])
+        return
+    checked = any(info.health is not None for info in infos)
+    rows = []
+    for info in infos:
+        data = list_json(info)
+        row = [
+            f"{info.alias}{' *' if info.default else ''}",
+            data["address"],
+            data["user"] or "-",
+            data["db_name"],
+            "yes" if data["secure"] else "no",
+            "connected" if info.connected else "-",
+        ]
+        if info.health is not None:
+            row += _health_cells(info.health)
+        rows.append(row)
+    table(LIST_COLUMNS + (CHECK_COLUMNS if checked else ()), rows)
+
+
+def _health_cells(result: HealthResult) -> list[str]:
+    latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
+    return [result.status, latency, result.server_version or "-"]
+
+
+def outcome_json(
+    alias: str, result: HealthResult | None, exit_code: int, reason: str = "", status: str = ""
+) -> dict[str, Any]:
+    """The `has --json` / `connect --json` object, for successes and failures alike."""
+    data = result.to_dict() if result is not None else {}
+    return {
+        "alias": alias,
+        "exit_code": exit_code,
+        "status": status or data.get("status") or "error",
+        "protocol": data.get("protocol"),
+        "latency_ms": data.get("latency_ms"),
+        "server_version": data.get("server_version"),
+        "reason": reason or data.get("reason", ""),
+    }
+
+
+def failure_json(alias: str, exc: MilvusException) -> dict[str, Any]:
+    """The same object for an error: the probe's result if there was one."""
+    result = exc.result if isinstance(exc, ProbeException) else None
+    status = next((name for kind, name in _ERROR_STATUS if isinstance(exc, kind)), "")
+    return outcome_json(alias, result, exc.exit_code, exc.message, status)  # type: ignore[arg-type]
+
+
+def describe_result(alias: str, address: str, result: HealthResult) -> str:
+    """One line: `prod (host:19530): healthy via grpc-health in 1.2 ms, version v2.3.5`."""
+    text = f"{alias} ({address}): {result.status}"
+    if result.protocol:
+        text += f" via {result.protocol}"
+    if result.latency_ms is not None:
+        text += f" in {result.latency_ms:.1f} ms"
+    if result.healthy and result.server_version:
+        text += f", version {result.server_version}"
+    elif result.reason:
+        text += f": {result.reason}"
+    return text
+
+
+def addr(config: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        emit_json(config)
+    else:
+        out(str(config["address"]))
