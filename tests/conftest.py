@@ -1,0 +1,156 @@
+"""Fixtures: an isolated profile per test, the CLI runner, and the real servers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from milvus_conn import Connections
+from milvus_conn.cli import app
+
+from . import servers
+
+# Variables that would make a test depend on the machine it runs on.
+_ISOLATE = (
+    "CONN_PROFILE",
+    "MILVUS_URI",
+    "MILVUS_CONN_ALIAS",
+    "MILVUS_CONN_TIMEOUT",
+    "MILVUS_DEFAULT_CONNECTION",
+    "NO_COLOR",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "grpc_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in _ISOLATE:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("CONN_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The profile the CLI and the library use in this test (not created yet)."""
+    path = tmp_path / "conf" / "profiles.toml"
+    monkeypatch.setenv("CONN_PROFILE", str(path))
+    return path
+
+
+@pytest.fixture
+def registry(profile: Path) -> Iterator[Connections]:
+    conns = Connections(profile=profile)
+    yield conns
+    conns.reset()
+
+
+class Cli:
+    """Runs `conn` in-process through Typer's CliRunner, stdout and stderr apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, code: int | None = 0) -> Result:
+        result = self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, (
+                f"conn {' '.join(args)} exited {result.exit_code}, not {code}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+            )
+        assert "Traceback" not in result.output
+        return result
+
+
+@pytest.fixture
+def cli(profile: Path) -> Cli:
+    return Cli()
+
+
+def run_conn(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """The installed `conn`, as a shell runs it (`python -m milvus_conn` is the same)."""
+    return subprocess.run(
+        [sys.executable, "-m", "milvus_conn", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+# real servers -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def milvus_lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MilvusLite]:
+    server = servers.MilvusLite(tmp_path_factory.mktemp("lite") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def health_server() -> Iterator[servers.HealthServer]:
+    server = servers.HealthServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def serving(health_server: servers.HealthServer) -> Iterator[servers.HealthServer]:
+    """The shared health server, reset to SERVING for "" around each test."""
+    from grpc_health.v1 import health_pb2
+
+    health_server.set("", health_pb2.HealthCheckResponse.SERVING)
+    yield health_server
+    health_server.set("", health_pb2.HealthCheckResponse.SERVING)
+
+
+@pytest.fixture(scope="session")
+def auth_server() -> Iterator[servers.HealthServer]:
+    server = servers.HealthServer(require_auth="alice:s3cr3t-Pa55")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def milvus_protocol() -> Iterator[servers.MilvusProtocolServer]:
+    server = servers.MilvusProtocolServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[servers.SocketServer]:
+    server = servers.SocketServer(servers.never_answer)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http1_server() -> Iterator[servers.SocketServer]:
+    server = servers.SocketServer(servers.answer_http1)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def closing_server() -> Iterator[servers.SocketServer]:
+    server = servers.SocketServer(servers.close_at_once)
+    yield server
+    server.stop()

@@ -1,0 +1,208 @@
+"""Real servers for the tests, all on 127.0.0.1: Milvus Lite, a grpc.health.v1 server
+whose status a test sets, a Milvus-protocol server with settable health, and socket
+servers for the faults (refused, silent, HTTP/1.1, closes at once)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from milvus_conn.health import Probe, Target, check
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(address: str, seconds: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        if check(Probe(Target(address), timeout=1.0)).healthy:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"no healthy server at {address} after {seconds} s")
+
+
+class MilvusLite:
+    """`milvus-lite server` in a subprocess, as a user would run it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.log = data_dir.parent / "milvus-lite.log"
+        command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir)]
+        command += ["--host", LOOPBACK, "--port", str(self.port)]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(self.address, 60, self.process)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"Milvus Lite did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class HealthServer:
+    """grpcio-health-checking's servicer on a real gRPC server; statuses are settable.
+
+    With `require_token`, every call must carry `authorization` = base64 of that token,
+    else it is refused with UNAUTHENTICATED, as an authenticating proxy would.
+    """
+
+    def __init__(self, require_auth: str = "") -> None:
+        interceptors = [_AuthInterceptor(require_auth)] if require_auth else []
+        self.server = grpc.server(futures.ThreadPoolExecutor(8), interceptors=interceptors)
+        self.servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, self.server)
+        self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.set("", health_pb2.HealthCheckResponse.SERVING)
+        self.server.start()
+
+    def set(self, service: str, status: int) -> None:
+        self.servicer.set(service, status)
+
+    def stop(self) -> None:
+        self.server.stop(0).wait()
+
+
+class _AuthInterceptor(grpc.ServerInterceptor):
+    def __init__(self, secret: str) -> None:
+        import base64
+
+        self.expected = base64.b64encode(secret.encode()).decode()
+
+    def intercept_service(self, continuation: Callable, details: grpc.HandlerCallDetails):
+        metadata = dict(details.invocation_metadata)
+        if metadata.get("authorization") == self.expected:
+            return continuation(details)
+
+        def refuse(request: bytes, context: grpc.ServicerContext) -> None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "auth check failure")
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+class MilvusProtocolServer:
+    """Answers only Milvus's CheckHealth (like Milvus Lite) with a settable reply, and
+    UNIMPLEMENTED for everything else, including grpc.health.v1 and GetVersion."""
+
+    def __init__(self) -> None:
+        self.healthy = True
+        self.reasons: list[str] = []
+        self.seen_metadata: list[dict[str, str]] = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+        self.server.add_generic_rpc_handlers((_Generic(self),))
+        self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.server.start()
+
+    def reply(self) -> bytes:
+        from milvus_conn.health import encode_string_field
+
+        body = b"\x0a\x00" + (b"\x10\x01" if self.healthy else b"")
+        return body + b"".join(encode_string_field(3, r) for r in self.reasons)
+
+    def stop(self) -> None:
+        self.server.stop(0).wait()
+
+
+class _Generic(grpc.GenericRpcHandler):
+    def __init__(self, owner: MilvusProtocolServer) -> None:
+        self.owner = owner
+
+    def service(self, details: grpc.HandlerCallDetails):
+        if details.method != "/milvus.proto.milvus.MilvusService/CheckHealth":
+            return None
+        owner = self.owner
+
+        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            owner.seen_metadata.append(dict(context.invocation_metadata()))
+            return owner.reply()
+
+        return grpc.unary_unary_rpc_method_handler(handle)
+
+
+class SocketServer:
+    """A TCP listener whose connections get `behaviour(conn)`: the fault servers."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+        self.sock = socket.socket()
+        self.sock.bind((LOOPBACK, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.behaviour = behaviour
+        self.open: list[socket.socket] = []
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.open.append(conn)
+            threading.Thread(target=self.behaviour, args=(conn,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.sock.close()
+        for conn in self.open:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+def never_answer(conn: socket.socket) -> None:
+    """Accepts and reads, but never writes: the server that hangs."""
+    with contextlib.suppress(OSError):
+        while conn.recv(65536):
+            pass
+
+
+def answer_http1(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.close()
+
+
+def close_at_once(conn: socket.socket) -> None:
+    conn.close()
+
+
+def refused_address() -> str:
+    """A loopback port with nothing listening (bound, then released)."""
+    return f"{LOOPBACK}:{free_port()}"
+
+
+@contextlib.contextmanager
+def running(server: object) -> Iterator[object]:
+    try:
+        yield server
+    finally:
+        server.stop()  # type: ignore[attr-defined]
