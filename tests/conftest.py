@@ -86,6 +86,7 @@ def run_conn(
     """The installed `conn`, as a shell runs it (`python -m milvus_conn` is the same)."""
     return subprocess.run(
         [sys.executable, "-m", "milvus_conn", *args],
+        check=False,
         capture_output=True,
         text=True,
         input=stdin,

@@ -52,9 +52,11 @@ class MilvusLite:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_healthy(self.address, 60, self.process)
-        except RuntimeError:
+        except RuntimeError as exc:
             self.stop()
-            raise RuntimeError(f"Milvus Lite did not start: {self.log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"Milvus Lite did not start: {self.log.read_text()[-2000:]}"
+            ) from exc
 
     def stop(self) -> None:
         self.process.terminate()
