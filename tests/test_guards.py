@@ -1,0 +1,105 @@
+"""Guards for promises that are easy to break without noticing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from milvus_conn import profile as profile_module
+from milvus_conn.cli import app
+
+README = Path(__file__).parent.parent / "README.md"
+COMMANDS = sorted(info.name or info.callback.__name__ for info in app.registered_commands)
+
+_PROBE_IMPORTS = """
+import json, sys
+from milvus_conn.cli import app
+try:
+    app(sys.argv[1:], prog_name="conn", standalone_mode=False)
+except SystemExit:
+    pass
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"grpc", "rich", "pydantic"})
+sys.stderr.write("\\nLOADED " + json.dumps(loaded) + "\\n")
+"""
+
+
+def loaded_modules(*args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE_IMPORTS, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
+    return json.loads(line.removeprefix("LOADED "))
+
+
+def test_commands_are_the_seven_of_the_spec():
+    assert COMMANDS == ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_a_readme_entry(command, cli):
+    result = cli(command, "--help")
+    assert result.stdout.startswith(f"Usage: conn {command}")
+    info = next(i for i in app.registered_commands if (i.name or i.callback.__name__) == command)
+    assert (info.callback.__doc__ or "").strip(), f"{command} has no help text"
+    assert re.search(rf"`conn {command}\b", README.read_text()), f"README lacks conn {command}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list"],
+        ["list", "--json"],
+        ["addr", "default"],
+        ["add", "x", "--address", "127.0.0.1:1"],
+        ["has", "default", "--no-probe"],
+        ["disconnect", "default"],
+        ["remove", "x"],
+    ],
+)
+def test_offline_commands_import_neither_grpc_nor_rich_when_piped(args, profile):
+    assert loaded_modules(*args) == []
+
+
+def test_a_probe_imports_grpc_but_not_rich_when_piped(profile):
+    assert loaded_modules("list", "--check", "--timeout", "0.2") == ["grpc"]
+
+
+def test_app_dir_matches_typer(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert profile_module.app_dir() == Path(typer.get_app_dir("conn"))
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    assert profile_module.app_dir() == Path(typer.get_app_dir("conn"))
+
+
+def test_default_profile_lives_in_the_app_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    expected = Path(typer.get_app_dir("conn")) / "profiles.toml"
+    assert profile_module.default_profile_path() == expected
+
+
+def test_python_dash_m_runs_the_same_cli():
+    done = subprocess.run(
+        [sys.executable, "-m", "milvus_conn", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: conn ")
+
+
+def test_typer_is_pinned_below_the_pydantic_release():
+    text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert '"typer>=0.12,<0.29"' in text
+    assert tuple(int(x) for x in typer.__version__.split(".")[:2]) < (0, 29)
