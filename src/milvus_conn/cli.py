@@ -297,8 +297,8 @@ def has(
     elif result is None:
         render.out(f"{name}: connected (not probed)")
     else:
-        address = registry.get_connection_addr(name).get("address", "")
-        render.out(render.describe_result(name, address, result))
+        line = render.describe_result(name, registry.get_connection_addr(name)["address"], result)
+        render.out(line) if result.healthy else render.err(f"Error: {line}")
     raise typer.Exit(code)
 
 

@@ -190,8 +190,9 @@ _GRPC_PREFIX = re.compile(
 
 
 def _grpc() -> Any:
-    """grpc, imported on first use, with its C core's info logging kept off stderr."""
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    """grpc, imported on first use, its C core's logging kept off the user's stderr (our
+    messages say what failed); set GRPC_VERBOSITY to see it."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     import grpc
 
     return grpc
@@ -383,20 +384,33 @@ class _Checker:
         return HealthResult(UNHEALTHY, reason=f"{code.name}: {details}")
 
 
+# What a TLS failure's details say, and what it most likely means.
+_TLS_CAUSES = (
+    ("wrong_version_number", "the server does not speak TLS on this port (drop --secure?)"),
+    (
+        "hostname verification",
+        "the server's certificate does not match the name asked for (check --server-name)",
+    ),
+    ("certificate_verify_failed", "the server's certificate is not trusted (check --ca-pem-path)"),
+    (
+        "unwrap failed",
+        "the server refused the client certificate (mutual TLS needs "
+        "--client-pem-path and --client-key-path)",
+    ),
+    ("bad_certificate", "the server refused the client certificate"),
+    ("certificate_expired", "a certificate has expired"),
+)
+
+
 def _unavailable(target: Target, details: str) -> HealthResult:
     details = _GRPC_PREFIX.sub("", details)
     low = details.lower()
     if "http1" in low or "http/1" in low:
         return HealthResult(UNHEALTHY, reason=f"{target.address} speaks HTTP/1.x, not gRPC")
-    if target.secure and "wrong_version_number" in low:
+    if target.secure and "connection refused" not in low:
+        cause = next((text for needle, text in _TLS_CAUSES if needle in low), details)
         return HealthResult(
-            UNREACHABLE,
-            reason=f"TLS handshake with {target.address} failed: the server does not speak TLS "
-            "on this port (drop --secure?)",
-        )
-    if target.secure and any(word in low for word in ("ssl", "tls", "handshake", "certificate")):
-        return HealthResult(
-            UNREACHABLE, reason=f"TLS handshake with {target.address} failed: {details}"
+            UNREACHABLE, reason=f"TLS handshake with {target.address} failed: {cause}"
         )
     if not target.secure and any(word in low for word in ("socket closed", "reset", "eof")):
         return HealthResult(
