@@ -144,17 +144,11 @@ def _options(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _secret_from(variable: str | None, stdin: bool, what: str) -> str:
-    if stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
-        if not value:
-            raise typer.BadParameter(f"--{what}-stdin given but standard input is empty")
-        return value
-    if variable:
-        if variable not in os.environ:
-            raise typer.BadParameter(f"--{what}-env names ${variable}, which is not set")
-        return os.environ[variable]
-    return ""
+def _read_stdin(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise typer.BadParameter(f"--{what}-stdin given but standard input is empty")
+    return value
 
 
 # commands --------------------------------------------------------------------------
@@ -229,13 +223,14 @@ def connect(
     """Probe an alias with credentials and record it as connected."""
     if password_stdin and token_stdin:
         raise typer.BadParameter("give only one of --password-stdin, --token-stdin")
-    password = _secret_from(password_env, password_stdin, "password")
-    token = _secret_from(token_env, token_stdin, "token")
+    password = _read_stdin("password") if password_stdin else ""
+    token = _read_stdin("token") if token_stdin else ""
     options = _options(
         uri=uri, address=address, host=host, port=port, secure=secure,
         server_pem_path=server_pem_path, server_name=server_name,
         client_pem_path=client_pem_path, client_key_path=client_key_path,
         ca_pem_path=ca_pem_path, timeout=timeout, probe=probe, health_service=health_service,
+        password_env=password_env, token_env=token_env,
     )  # fmt: skip
     name = alias or _default_alias()
     try:

@@ -40,6 +40,8 @@ _CONNECT_OPTIONS = (
     "timeout",
     "probe",
     "health_service",
+    "password_env",
+    "token_env",
 )
 _IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")
 

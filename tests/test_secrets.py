@@ -1,0 +1,111 @@
+"""No password or token reaches any output, error, JSON, repr or the state file."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from milvus_conn import Connections, MilvusException, PlainSecretWarning
+
+from . import servers
+
+PASSWORD = "PW-7f3a9c-never-print-me"
+TOKEN = "TOK-91c2e4-never-print-me"
+SECRETS = (PASSWORD, TOKEN)
+
+
+def assert_clean(*texts: object) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in str(text), f"secret leaked into: {text!r}"
+
+
+@pytest.fixture
+def secret_profile(profile, auth_server, milvus_lite):
+    """A profile holding plain secrets (hand-written), aliases for every outcome."""
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_text(
+        "version = 1\n\n"
+        f'[connections.lite]\naddress = "{milvus_lite.address}"\nuser = "alice"\n'
+        f'password = "{PASSWORD}"\n\n'
+        f'[connections.auth]\naddress = "{auth_server.address}"\nuser = "alice"\n'
+        f'password = "{PASSWORD}"\n\n'
+        f'[connections.tok]\naddress = "{auth_server.address}"\ntoken = "{TOKEN}"\n\n'
+        f'[connections.gone]\naddress = "{servers.refused_address()}"\ntoken = "{TOKEN}"\n'
+    )
+    profile.chmod(0o600)
+    return profile
+
+
+COMMANDS = [
+    ("list",),
+    ("list", "--json"),
+    ("list", "--check", "--json", "--timeout", "2"),
+    ("list", "--check", "--timeout", "2"),
+    ("addr", "lite"),
+    ("addr", "auth", "--json"),
+    ("connect", "lite"),
+    ("connect", "lite", "--json"),
+    ("connect", "auth", "--json"),
+    ("connect", "auth"),
+    ("connect", "tok", "--json"),
+    ("connect", "gone", "--timeout", "1"),
+    ("connect", "gone", "--timeout", "1", "--json"),
+    ("has", "lite"),
+    ("has", "lite", "--json"),
+    ("has", "auth", "--json"),
+    ("has", "tok"),
+    ("has", "gone", "--no-probe", "--json"),
+    ("disconnect", "lite"),
+    ("add", "lite", "--address", "127.0.0.1:1"),
+    ("add", "extra", "--uri", f"http://alice:{PASSWORD}@127.0.0.1:1"),
+    ("addr", "extra", "--json"),
+    ("remove", "extra"),
+    ("remove", "tok"),
+]
+
+
+def test_no_command_prints_a_secret(cli, secret_profile):
+    for args in COMMANDS:
+        result = cli(*args, code=None)
+        assert_clean(result.stdout, result.stderr)
+    state = secret_profile.with_name("profiles.state.json")
+    assert state.exists()
+    assert_clean(state.read_text())
+
+
+def test_uri_password_is_kept_out_of_the_uri(registry):
+    with pytest.warns(PlainSecretWarning):
+        registry.add_connection(x={"uri": f"https://alice:{PASSWORD}@127.0.0.1:1"})
+        registry.get_connection_addr("x")
+    text = registry.store.path.read_text()
+    assert 'uri = "https://alice@127.0.0.1:1"' in text
+    assert f'password = "{PASSWORD}"' in text  # kept like any plain secret, with the warning
+    assert_clean(registry.get_connection_addr("x"), registry.list_connections())
+
+
+def test_library_views_and_errors_hold_no_secret(secret_profile, auth_server):
+    registry = Connections(profile=secret_profile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlainSecretWarning)
+        handle = registry.connect("lite")
+        assert_clean(repr(handle), handle.config, repr(handle.config), handle.result)
+        assert_clean(registry.get_connection_addr("lite"), registry.list_connections())
+        assert_clean(registry.describe(check=True, timeout=2))
+        for alias, kwargs in [("auth", {"password": TOKEN}), ("gone", {"timeout": 1})]:
+            with pytest.raises(MilvusException) as caught:
+                registry.connect(alias, **kwargs)
+            assert_clean(str(caught.value), repr(caught.value), caught.value.result)
+        with pytest.raises(MilvusException) as caught:
+            registry.connect("bad", address=auth_server.address, user="u", password=PASSWORD)
+        assert_clean(str(caught.value), repr(caught.value))
+    registry.reset()
+
+
+def test_client_kwargs_is_the_one_place_secrets_come_out(secret_profile):
+    registry = Connections(profile=secret_profile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlainSecretWarning)
+        assert registry.client_kwargs("lite")["password"] == PASSWORD
+        assert registry.client_kwargs("tok")["token"] == TOKEN
