@@ -15,23 +15,35 @@ import typer
 from typer.core import TyperGroup
 
 from . import render
-from .errors import ExitCode, MilvusException
+from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .registry import Connections
+
+# click's base of usage errors (typer 0.28 vendors click; older typers import it).
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class _Group(TyperGroup):
-    """Turns every library error into its message and exit code, in one place."""
+    """Every error ends here: one `Error: ...` line on stderr and its exit code."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _ClickException as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            render.err(f"Error: {exc.format_message()}{where}")
+            code = exc.exit_code
+        except typer.Abort:
+            code = ExitCode.FALSE
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MilvusException as exc:
             _fail(exc)
-        except typer.Exit:
-            raise
-        except (KeyboardInterrupt, BrokenPipeError):
-            raise
-        except typer.BadParameter:
+        except (typer.Exit, _ClickException, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             if os.environ.get("CONN_DEBUG"):
@@ -135,9 +147,9 @@ def _options(**given: Any) -> dict[str, Any]:
     """The options the user gave, checked for conflicts, TLS paths made absolute."""
     targets = [name for name in ("uri", "address", "host") if given.get(name) is not None]
     if len(targets) > 1:
-        raise typer.BadParameter(f"give only one of --{', --'.join(targets)}")
+        raise ConnectionConfigException(f"give only one of --{', --'.join(targets)}")
     if given.get("port") is not None and given.get("host") is None:
-        raise typer.BadParameter("--port needs --host")
+        raise ConnectionConfigException("--port needs --host")
     for name in _TLS_FILES:
         if given.get(name):
             given[name] = os.path.abspath(os.path.expanduser(given[name]))
@@ -147,7 +159,7 @@ def _options(**given: Any) -> dict[str, Any]:
 def _read_stdin(what: str) -> str:
     value = sys.stdin.readline().rstrip("\r\n")
     if not value:
-        raise typer.BadParameter(f"--{what}-stdin given but standard input is empty")
+        raise ConnectionConfigException(f"--{what}-stdin given but standard input is empty")
     return value
 
 
@@ -222,7 +234,7 @@ def connect(
 ) -> None:
     """Probe an alias with credentials and record it as connected."""
     if password_stdin and token_stdin:
-        raise typer.BadParameter("give only one of --password-stdin, --token-stdin")
+        raise ConnectionConfigException("give only one of --password-stdin, --token-stdin")
     password = _read_stdin("password") if password_stdin else ""
     token = _read_stdin("token") if token_stdin else ""
     options = _options(

@@ -131,6 +131,8 @@ class ProfileStore:
         except tomllib.TOMLDecodeError as exc:
             raise ProfileException(f"{self.path}: invalid TOML: {exc}") from None
         version = document.pop("version", PROFILE_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ProfileException(f"{self.path}: version must be an integer, got {version!r}")
         if version != PROFILE_VERSION:
             raise ProfileException(
                 f"{self.path}: profile version {version!r} is not supported; this conn "
@@ -226,8 +228,10 @@ class ProfileStore:
             os.close(fd)  # closing the descriptor releases the flock
 
     def _ensure_dir(self) -> None:
+        missing = [d for d in (self.base_dir, *self.base_dir.parents) if not d.exists()]
         try:
-            self.base_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            for directory in reversed(missing):  # each one 0700, not only the last
+                directory.mkdir(mode=DIR_MODE, exist_ok=True)
         except OSError as exc:
             raise ProfileException(f"cannot create {self.base_dir}: {exc.strerror}") from exc
 

@@ -13,11 +13,12 @@ import os
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from . import address as addr
-from . import health
+from . import health, lite
 from .config import AliasConfig, check_alias, check_timeout
 from .errors import (
     PROBE_EXCEPTIONS,
@@ -26,8 +27,11 @@ from .errors import (
     ConnectionNotExistException,
     ExitCode,
     NotConnectedException,
+    PlainSecretWarning,
+    ProbeException,
     ProfileException,
 )
+from .health import HealthResult
 from .profile import Profile, ProfileStore, State, default_profile_path
 
 _CONNECT_OPTIONS = (
@@ -162,6 +166,8 @@ class Connections:
         for alias, config in configs.items():
             self._refuse_readdress(alias, config.address)
         self.store.update(lambda profile: _with_aliases(profile, configs))
+        for alias, config in configs.items():
+            _warn_if_plain(alias, config)
 
     def remove_connection(self, alias: str) -> None:
         """Disconnect, then delete the alias; no error if it is absent (as pymilvus)."""
@@ -186,9 +192,21 @@ class Connections:
         authentication) and leaves no half-registered handle behind.
         """
         alias = check_alias(default_alias() if alias is None else alias)
+        embedded = lite.is_local_db(kwargs.get("uri"))
+        if embedded:
+            kwargs["uri"] = lite.start(kwargs["uri"])
         config, persist = self._resolve_config(alias, user, db_name, kwargs)
-        credentials = self._credentials(alias, config, user, password, token, db_name)
-        connection = Connection(alias, config, credentials, _target(config, self.store))
+        try:
+            credentials = self._credentials(alias, config, user, password, token, db_name)
+            connection = Connection(alias, config, credentials, _target(config, self.store))
+            connection.result = self._probe_connect(alias, connection, wait)
+        except (ProbeException, ProfileException, ConnectionConfigException):
+            self.disconnect(alias)  # as pymilvus: a failed connect leaves no live connection
+            raise
+        self._register(alias, connection, credentials.db_name, persist and not embedded)
+        return connection
+
+    def _probe_connect(self, alias: str, connection: Connection, wait: float) -> HealthResult:
         probe = connection._probe(None, want_version=True)
         try:
             result = health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
@@ -196,10 +214,9 @@ class Connections:
             raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
         if not result.healthy:
             exc_class = PROBE_EXCEPTIONS[result.exit_code]
-            raise exc_class(f"cannot connect {alias!r} ({config.address}): {result.reason}", result)
-        connection.result = result
-        self._register(alias, connection, credentials.db_name, persist)
-        return connection
+            address = connection.address
+            raise exc_class(f"cannot connect {alias!r} ({address}): {result.reason}", result)
+        return result
 
     def disconnect(self, alias: str) -> None:
         """Close the live handle and forget the connected state; no-op when not connected."""
@@ -282,6 +299,7 @@ class Connections:
             return _with_aliases(profile, {alias: config})
 
         self.store.update(change)
+        _warn_if_plain(alias, config)
         return config
 
     def remove(self, alias: str) -> None:
@@ -464,6 +482,16 @@ class Connections:
         credentials = self._credentials(alias, config, "", "", "", "default")
         connection = Connection(alias, config, credentials, _target(config, self.store))
         return connection._probe(timeout, want_version=True)
+
+
+def _warn_if_plain(alias: str, config: AliasConfig) -> None:
+    if config.has_plain_secret:
+        warnings.warn(
+            f"alias {alias!r} keeps a plain password or token in the profile; "
+            "prefer --password-env / --token-env",
+            PlainSecretWarning,
+            stacklevel=3,
+        )
 
 
 def _db(db_name: str) -> str:
