@@ -1,0 +1,649 @@
+"""The pymilvus-compatible library (DESIGN §2) against real servers on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import subprocess
+import sys
+import threading
+import types
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from grpc_health.v1 import health_pb2
+
+import milvus_conn
+from milvus_conn import (
+    AuthenticationException,
+    Connection,
+    ConnectionConfigException,
+    Connections,
+    HealthResult,
+    MilvusException,
+    PlainSecretWarning,
+    ProfileException,
+    ServerUnhealthyException,
+    ServerUnreachableException,
+)
+from milvus_conn import errors as errors_module
+
+from . import servers
+
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+ALICE = "alice:s3cr3t-Pa55"
+
+
+def state_of(profile: Path) -> dict:
+    path = profile.with_name("profiles.state.json")
+    return json.loads(path.read_text())["connected"] if path.exists() else {}
+
+
+def authorization(secret: str) -> str:
+    return base64.b64encode(secret.encode()).decode()
+
+
+# add_connection: pymilvus's validation ---------------------------------------------------
+
+
+def test_address_wins_over_uri_and_host_port(registry):
+    registry.add_connection(a={"address": "h1:1", "uri": "http://h2:2", "host": "h3", "port": 3})
+    assert registry.get_connection_addr("a")["address"] == "h1:1"
+
+
+def test_uri_wins_over_host_port(registry):
+    registry.add_connection(a={"uri": "http://h2:2", "host": "h3", "port": 3})
+    assert registry.get_connection_addr("a")["address"] == "h2:2"
+
+
+def test_host_and_port_default_to_localhost_19530(registry):
+    registry.add_connection(h={"host": "h3"}, p={"port": 3})
+    assert registry.get_connection_addr("h") == {"address": "h3:19530", "user": ""}
+    assert registry.get_connection_addr("p") == {"address": "localhost:3", "user": ""}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"address": "localhost"},
+            "Illegal address: localhost, should be in form 'localhost:19530'",
+        ),
+        ({"address": "a:b:1"}, "Illegal address: a:b:1, should be in form 'localhost:19530'"),
+        (
+            {"uri": "ftp://h:1"},
+            "Illegal uri: [ftp://h:1], expected form 'http[s]://[user:password@]example.com[:12345]'",
+        ),
+        (
+            {"uri": "no-scheme"},
+            "Illegal uri: [no-scheme], expected form 'http[s]://[user:password@]example.com[:12345]'",
+        ),
+        ({"host": 1}, "Type of 'host' must be str."),
+        ({"host": "a:b"}, "Type of 'host' must be str."),
+        ({"port": 1.5}, "Type of 'port' must be str or int."),
+        ({"port": "abc"}, "Type of 'port' must be str or int."),
+        ({"port": 0}, "port number 0 out of range, valid range [1, 65535]"),
+        ({"port": 65536}, "port number 65536 out of range, valid range [1, 65535]"),
+    ],
+)
+def test_add_connection_rejects_bad_targets(registry, profile, config, message):
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.add_connection(bad=config)
+    assert str(info.value) == message
+    assert info.value.exit_code == 2
+    assert not profile.exists()
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "connect",
+        "disconnect",
+        "has_connection",
+        "get_connection",
+        "get_connection_addr",
+        "remove_connection",
+    ],
+)
+def test_non_string_alias_is_a_config_error(registry, method):
+    with pytest.raises(ConnectionConfigException) as info:
+        getattr(registry, method)(1)
+    assert str(info.value) == "Alias should be string, but <class 'int'> is given."
+
+
+def test_https_uri_is_secure_on_port_443(registry):
+    registry.add_connection(z={"uri": "https://example.com"})
+    addr = registry.get_connection_addr("z")
+    assert (addr["address"], addr["secure"]) == ("example.com:443", True)
+
+
+def test_http_uri_defaults_to_port_19530_without_tls(registry):
+    registry.add_connection(z={"uri": "http://example.com"})
+    addr = registry.get_connection_addr("z")
+    assert addr["address"] == "example.com:19530"
+    assert "secure" not in addr
+
+
+def test_uri_password_is_kept_out_of_the_public_config(registry, profile):
+    with pytest.warns(PlainSecretWarning, match="plain password or token"):
+        registry.add_connection(z={"uri": "https://bob:hunter2@example.com"})
+        addr = registry.get_connection_addr("z")
+    assert addr["user"] == "bob"
+    assert "hunter2" not in repr(addr)
+    assert addr["uri"] == "https://bob@example.com"
+    assert 'password = "hunter2"' in profile.read_text()
+
+
+def test_add_connection_writes_all_aliases_or_none(registry, profile):
+    registry.add_connection(a={"address": "h:1"})
+    before = profile.read_bytes()
+    with pytest.raises(ConnectionConfigException):
+        registry.add_connection(b={"address": "h:2"}, c={"port": 0})
+    assert profile.read_bytes() == before
+    assert registry.get_connection_addr("b") == {}
+
+
+# the built-in default alias --------------------------------------------------------------
+
+
+def test_builtin_default_alias_exists_when_profile_has_none(registry):
+    assert registry.list_connections() == [("default", None)]
+    assert registry.get_connection_addr("default") == {"address": "localhost:19530", "user": ""}
+    assert registry.has_connection("default") is False
+
+
+def test_milvus_uri_changes_the_builtin_default(registry, monkeypatch):
+    monkeypatch.setenv("MILVUS_URI", "http://milvus.example:1234")
+    assert registry.get_connection_addr("default")["address"] == "milvus.example:1234"
+
+
+def test_milvus_conn_alias_renames_the_builtin_default(registry, monkeypatch):
+    monkeypatch.setenv("MILVUS_CONN_ALIAS", "main")
+    assert registry.list_connections() == [("main", None)]
+    assert registry.get_connection_addr("default") == {}
+
+
+def test_connect_without_alias_uses_milvus_uri(registry, serving, monkeypatch):
+    monkeypatch.setenv("MILVUS_URI", f"http://{serving.address}")
+    handle = registry.connect()
+    assert handle.address == serving.address
+    assert registry.has_connection("default") is True
+
+
+# connect / disconnect / has / get / list / addr -----------------------------------------
+
+
+def test_has_connection_is_true_only_after_connect(registry, serving):
+    registry.add_connection(h={"address": serving.address})
+    assert registry.has_connection("h") is False
+    assert registry.get_connection("h") is None
+    registry.connect("h")
+    assert registry.has_connection("h") is True
+
+
+def test_get_connection_returns_the_live_handle(registry, serving):
+    registry.add_connection(h={"address": serving.address})
+    handle = registry.connect("h")
+    assert isinstance(handle, Connection)
+    assert registry.get_connection("h") is handle
+    assert handle.address == serving.address
+    assert handle.channel is handle.channel
+    result = handle.check()
+    assert isinstance(result, HealthResult)
+    assert (result.status, result.protocol) == ("healthy", "grpc-health")
+
+
+def test_milvus_lite_reports_its_version(registry, milvus_lite):
+    handle = registry.connect("lite", uri=f"http://{milvus_lite.address}")
+    assert handle.server_version.startswith("milvus_lite-")
+    assert handle.check().protocol == "milvus"
+
+
+def test_connection_addr_before_and_after_connect(registry, serving):
+    registry.add_connection(h={"host": "127.0.0.1", "port": serving.port})
+    assert registry.get_connection_addr("h") == {"address": serving.address, "user": ""}
+    registry.connect("h")
+    assert registry.get_connection_addr("h") == {
+        "address": serving.address,
+        "user": "",
+        "db_name": "default",
+        "secure": False,
+    }
+
+
+def test_connection_addr_of_unknown_alias_is_empty(registry):
+    assert registry.get_connection_addr("nope") == {}
+
+
+def test_list_connections_pairs_aliases_with_handles(registry, serving):
+    registry.add_connection(a={"address": serving.address}, b={"address": serving.address})
+    handle = registry.connect("b")
+    assert registry.list_connections() == [("default", None), ("a", None), ("b", handle)]
+
+
+def test_disconnect_clears_the_connection_but_keeps_the_alias(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    handle = registry.connect("h")
+    registry.disconnect("h")
+    assert registry.has_connection("h") is False
+    assert registry.get_connection("h") is None
+    assert handle._channel is None
+    assert registry.get_connection_addr("h") == {"address": serving.address, "user": ""}
+    assert state_of(profile) == {}
+
+
+def test_disconnect_of_a_not_connected_alias_is_a_no_op(registry, profile):
+    registry.add_connection(h={"address": "127.0.0.1:1"})
+    registry.disconnect("h")
+    registry.disconnect("never-heard-of")
+    assert not profile.with_name("profiles.state.json").exists()
+    assert registry.get_connection_addr("h") == {"address": "127.0.0.1:1", "user": ""}
+
+
+def test_remove_connection_of_an_absent_alias_is_no_error(registry, profile):
+    registry.add_connection(h={"address": "127.0.0.1:1"})
+    before = profile.read_bytes()
+    registry.remove_connection("absent")
+    assert profile.read_bytes() == before
+
+
+def test_remove_connection_disconnects_and_forgets(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    registry.remove_connection("h")
+    assert registry.has_connection("h") is False
+    assert registry.get_connection_addr("h") == {}
+    assert "connections.h" not in profile.read_text()
+    assert state_of(profile) == {}
+
+
+# persistence across instances (and processes) --------------------------------------------
+
+
+def test_second_instance_sees_aliases_and_connected_state(registry, serving, profile):
+    registry.add_connection(a={"address": serving.address}, h={"address": serving.address})
+    registry.connect("h")
+    other = Connections(profile=profile)
+    assert [alias for alias, _ in other.list_connections()] == ["default", "a", "h"]
+    assert other.has_connection("h") is True
+    assert other.has_connection("a") is False
+    assert other.get_connection_addr("h") == registry.get_connection_addr("h")
+
+
+def test_second_instance_opens_the_handle_lazily_without_probing(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    serving.set("", NOT_SERVING)
+    other = Connections(profile=profile)
+    handle = other.get_connection("h")
+    try:
+        assert handle is not None
+        assert handle.result is None  # nothing was asked of the server
+        assert handle.address == serving.address
+        assert handle.check().status == "unhealthy"
+    finally:
+        other.reset()
+
+
+def test_disconnect_in_one_instance_is_seen_by_another(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    other = Connections(profile=profile)
+    assert other.get_connection("h") is not None
+    registry.disconnect("h")
+    assert other.has_connection("h") is False
+    assert other.get_connection("h") is None
+
+
+def test_an_alias_removed_from_the_profile_by_hand_is_not_connected(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    profile.write_text("version = 1\n")
+    assert registry.has_connection("h") is False
+    assert registry.get_connection("h") is None
+
+
+# failures ------------------------------------------------------------------------------
+
+
+def test_connect_refused_is_unreachable(registry):
+    address = servers.refused_address()
+    with pytest.raises(ServerUnreachableException) as info:
+        registry.connect("r", address=address, timeout=2)
+    assert info.value.exit_code == 3
+    assert info.value.result.status == "unreachable"
+    assert str(info.value).startswith(f"cannot connect 'r' ({address}): cannot reach {address}")
+
+
+def test_connect_silent_server_times_out_as_unreachable(registry, silent_server):
+    with pytest.raises(ServerUnreachableException) as info:
+        registry.connect("s", address=silent_server.address, timeout=0.5)
+    assert info.value.exit_code == 3
+    assert info.value.result.status == "unreachable"
+    assert info.value.result.reason == f"no answer from {silent_server.address} within 0.5 s"
+
+
+def test_connect_not_serving_is_unhealthy(registry, serving):
+    serving.set("", NOT_SERVING)
+    with pytest.raises(ServerUnhealthyException) as info:
+        registry.connect("h", address=serving.address)
+    assert info.value.exit_code == 4
+    assert info.value.result.reason == "health status NOT_SERVING"
+
+
+def test_connect_with_wrong_password_is_an_auth_error(registry, auth_server):
+    with pytest.raises(AuthenticationException) as info:
+        registry.connect("au", address=auth_server.address, user="alice", password="wrong")
+    assert info.value.exit_code == 5
+    assert info.value.result.status == "auth_failed"
+
+
+def test_failed_connect_keeps_the_stored_config_and_is_not_connected(registry, serving):
+    registry.add_connection(h={"address": serving.address, "timeout": 2.0})
+    serving.set("", NOT_SERVING)
+    with pytest.raises(ServerUnhealthyException):
+        registry.connect("h")
+    assert registry.has_connection("h") is False
+    assert registry.get_connection("h") is None
+    assert registry.get_connection_addr("h") == {
+        "address": serving.address,
+        "user": "",
+        "timeout": 2.0,
+    }
+
+
+def test_failed_reconnect_of_a_connected_alias_leaves_it_not_connected(registry, serving, profile):
+    """DESIGN §2: a failed `connect` leaves the stored config and `has_connection` False."""
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    serving.set("", NOT_SERVING)
+    with pytest.raises(ServerUnhealthyException):
+        registry.connect("h")
+    assert registry.get_connection_addr("h")["address"] == serving.address
+    assert registry.has_connection("h") is False
+    assert "h" not in state_of(profile)
+
+
+def test_failed_connect_with_explicit_params_stores_nothing(registry, profile):
+    with pytest.raises(ServerUnreachableException):
+        registry.connect("new", address=servers.refused_address(), timeout=2)
+    assert registry.get_connection_addr("new") == {}
+    assert registry.list_connections() == [("default", None)]
+    assert not profile.exists() or "new" not in profile.read_text()
+
+
+def test_connect_unknown_alias_without_address_is_a_config_error(registry):
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.connect("ghost")
+    assert str(info.value) == (
+        "You need to pass in the configuration of the connection named 'ghost' ."
+    )
+
+
+def test_readdressing_a_connected_alias_is_refused(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    before = profile.read_bytes()
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.add_connection(h={"address": "127.0.0.1:1"})
+    assert str(info.value) == (
+        "Alias of 'h' already creating connections, but the configure is not the same as "
+        "passed in. (disconnect it first)"
+    )
+    assert profile.read_bytes() == before
+    registry.add_connection(h={"address": serving.address})  # same address: fine
+
+
+def test_readdressing_after_disconnect_is_allowed(registry, serving):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    registry.disconnect("h")
+    registry.add_connection(h={"address": "127.0.0.1:1"})
+    assert registry.get_connection_addr("h")["address"] == "127.0.0.1:1"
+
+
+# credentials --------------------------------------------------------------------------
+
+
+def test_password_env_is_resolved_at_connect(registry, auth_server, monkeypatch):
+    registry.add_connection(
+        au={"address": auth_server.address, "user": "alice", "password_env": "AU_PW"}
+    )
+    monkeypatch.setenv("AU_PW", "s3cr3t-Pa55")
+    assert registry.connect("au").result.healthy
+    monkeypatch.setenv("AU_PW", "changed")
+    registry.disconnect("au")
+    with pytest.raises(AuthenticationException):
+        registry.connect("au")
+
+
+def test_missing_password_env_variable_is_a_profile_error(registry, auth_server):
+    registry.add_connection(
+        au={"address": auth_server.address, "user": "alice", "password_env": "AU_PW_UNSET"}
+    )
+    with pytest.raises(ProfileException) as info:
+        registry.connect("au")
+    assert str(info.value) == (
+        "alias 'au': password_env names $AU_PW_UNSET, which is not set in the environment"
+    )
+    assert info.value.exit_code == 6
+    assert registry.has_connection("au") is False
+
+
+def test_per_alias_password_variable(registry, auth_server, monkeypatch):
+    registry.add_connection(**{"my-au": {"address": auth_server.address, "user": "alice"}})
+    monkeypatch.setenv("CONN_MY_AU_PASSWORD", "s3cr3t-Pa55")
+    assert registry.connect("my-au").result.healthy
+
+
+def test_uri_credentials_authenticate(registry, auth_server, recwarn):
+    handle = registry.connect("au", uri=f"http://{ALICE}@{auth_server.address}")
+    assert handle.result.healthy
+    addr = registry.get_connection_addr("au")
+    assert addr["user"] == "alice"
+    assert "s3cr3t" not in repr(addr)
+
+
+def test_token_is_sent_as_the_authorization(registry, milvus_protocol):
+    registry.connect("m", address=milvus_protocol.address, token="root:Milvus", db_name="db1")
+    metadata = milvus_protocol.seen_metadata[-1]
+    assert metadata["authorization"] == authorization("root:Milvus")
+    assert metadata["dbname"] == "db1"
+
+
+def test_token_authenticates_against_the_auth_server(registry, auth_server):
+    assert registry.connect("au", address=auth_server.address, token=ALICE).result.healthy
+
+
+def test_connection_errors_never_show_the_password(registry, auth_server):
+    with pytest.raises(AuthenticationException) as info:
+        registry.connect("au", address=auth_server.address, user="alice", password="Wr0ngPw")
+    assert "Wr0ngPw" not in str(info.value)
+    assert "Wr0ngPw" not in repr(info.value.result)
+
+
+# client_kwargs and pymilvus ------------------------------------------------------------
+
+
+def test_client_kwargs_carry_everything_pymilvus_needs(registry, monkeypatch):
+    monkeypatch.setenv("PW", "pw1")
+    registry.add_connection(
+        a={"uri": "http://h:1", "user": "bob", "password_env": "PW", "db_name": "d", "timeout": 3}
+    )
+    assert registry.client_kwargs("a") == {
+        "uri": "http://h:1",
+        "user": "bob",
+        "password": "pw1",
+        "db_name": "d",
+        "timeout": 3.0,
+    }
+
+
+def test_pymilvus_client_connects_with_client_kwargs(registry, milvus_lite):
+    from pymilvus import MilvusClient
+
+    registry.add_connection(lite={"address": milvus_lite.address})
+    client = MilvusClient(**registry.client_kwargs("lite"))
+    try:
+        assert isinstance(client.list_collections(), list)
+    finally:
+        client.close()
+
+
+def test_connect_to_a_db_file_starts_milvus_lite(registry, tmp_path):
+    """DESIGN §2: a `uri` ending in `.db` starts an in-process Milvus Lite, as pymilvus."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    db = tmp_path / "demo.db"
+    try:
+        handle = registry.connect("local", uri=str(db))
+        assert handle.server_version.startswith("milvus_lite-")
+    finally:
+        server_manager_instance.release_server(str(db))
+
+
+# thread safety -------------------------------------------------------------------------
+
+
+def test_concurrent_use_from_32_threads_is_safe_and_consistent(registry, serving, profile):
+    aliases = [f"t{i}" for i in range(4)]
+    registry.add_connection(**{alias: {"address": serving.address} for alias in aliases})
+    start = threading.Barrier(32)
+    errors: list[Exception] = []
+
+    def work(worker: int) -> None:
+        rnd = random.Random(worker)
+        start.wait()
+        for step in range(12):
+            alias = aliases[worker % 4] if step % 2 else rnd.choice(aliases)
+            operation = rnd.choice(("connect", "disconnect", "has", "addr"))
+            try:
+                if operation == "connect":
+                    assert registry.connect(alias).address == serving.address
+                elif operation == "disconnect":
+                    registry.disconnect(alias)
+                elif operation == "has":
+                    assert registry.has_connection(alias) in (True, False)
+                else:
+                    assert registry.get_connection_addr(alias)["address"] == serving.address
+            except Exception as exc:  # collected, asserted below
+                errors.append(exc)
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(work, range(32)))
+    assert errors == []
+    connected = state_of(profile)
+    fresh = Connections(profile=profile)
+    for alias in aliases:
+        assert registry.has_connection(alias) is (alias in connected)
+        assert fresh.has_connection(alias) is (alias in connected)
+        assert (registry.get_connection(alias) is not None) is (alias in connected)
+    assert [a for a, _ in fresh.list_connections()] == ["default", *aliases]
+
+
+def test_32_threads_connecting_distinct_aliases_lose_no_update(registry, serving, profile):
+    aliases = [f"c{i}" for i in range(32)]
+    start = threading.Barrier(32)
+
+    def connect(alias: str) -> Connection:
+        start.wait()
+        return registry.connect(alias, address=serving.address)
+
+    with ThreadPoolExecutor(32) as pool:
+        handles = dict(zip(aliases, pool.map(connect, aliases), strict=True))
+    assert sorted(state_of(profile)) == sorted(aliases)
+    listed = {a for a, _ in Connections(profile=profile).list_connections()}
+    assert listed == {"default", *aliases}
+    assert all(registry.get_connection(a) is handles[a] for a in aliases)
+
+    def disconnect(alias: str) -> None:
+        start.wait()
+        registry.disconnect(alias)
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(disconnect, aliases))
+    assert state_of(profile) == {}
+    assert not any(registry.has_connection(a) for a in aliases)
+
+
+def test_32_instances_on_one_profile_lose_no_update(serving, profile):
+    """Like 32 processes: only the file lock keeps their read-change-writes apart."""
+    aliases = [f"p{i}" for i in range(32)]
+    start = threading.Barrier(32)
+
+    def connect(alias: str) -> None:
+        own = Connections(profile=profile)
+        start.wait()
+        own.connect(alias, address=serving.address)
+        own.reset()
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(connect, aliases))
+    assert sorted(state_of(profile)) == sorted(aliases)
+    listed = {a for a, _ in Connections(profile=profile).list_connections()}
+    assert listed == {"default", *aliases}
+
+
+def test_32_threads_connecting_one_alias_leave_one_live_handle(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    start = threading.Barrier(32)
+
+    def connect(_: int) -> Connection:
+        start.wait()
+        return registry.connect("h")
+
+    with ThreadPoolExecutor(32) as pool:
+        handles = list(pool.map(connect, range(32)))
+    assert registry.get_connection("h") in handles
+    assert list(state_of(profile)) == ["h"]
+    assert registry.get_connection_addr("h")["address"] == serving.address
+
+
+# the package's promises ----------------------------------------------------------------
+
+
+def test_all_is_sorted_and_complete():
+    public = {
+        name
+        for name, value in vars(milvus_conn).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
+    assert milvus_conn.__all__ == sorted(milvus_conn.__all__)
+    assert set(milvus_conn.__all__) == public | {"__version__"}
+
+
+def test_every_exception_the_library_raises_is_exported():
+    raised = {
+        name
+        for name, value in vars(errors_module).items()
+        if isinstance(value, type)
+        and issubclass(value, (MilvusException, Warning))
+        and value.__module__ == errors_module.__name__
+    }
+    assert raised - set(milvus_conn.__all__) == set()
+
+
+def test_import_does_not_load_grpc():
+    code = "import milvus_conn, sys; print('grpc' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_offline_calls_do_not_load_grpc(tmp_path):
+    code = (
+        "import sys; from milvus_conn import Connections\n"
+        f"c = Connections(profile={str(tmp_path / 'p.toml')!r})\n"
+        "c.add_connection(a={'address': 'h:1'}); c.list_connections()\n"
+        "c.get_connection_addr('a'); c.has_connection('a'); c.disconnect('a')\n"
+        "print('grpc' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,416 @@
+"""The profile store (DESIGN §4): file modes, atomic writes, the lock, parse errors,
+unknown keys, and the state file kept apart from the profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from milvus_conn import (
+    ConnectionConfigException,
+    Connections,
+    PlainSecretWarning,
+    ProfileException,
+    ProfileLockException,
+)
+from milvus_conn.profile import ProfileStore
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DATA = Path(__file__).parent / "data"
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def write_profile(profile: Path, text: str) -> bytes:
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_text(text, encoding="utf-8")
+    profile.chmod(0o600)
+    return profile.read_bytes()
+
+
+@contextmanager
+def lock_held(lock_path: Path) -> Iterator[subprocess.Popen]:
+    """Another process holding the profile's flock until killed."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.wait(10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
+# modes and exact contents ----------------------------------------------------------------
+
+
+def test_files_are_0600_and_the_created_directory_0700(registry, profile, serving):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    assert mode(profile.parent) == 0o700
+    assert mode(profile) == 0o600
+    assert mode(profile.with_name("profiles.state.json")) == 0o600
+    assert mode(profile.with_name("profiles.lock")) == 0o600
+
+
+def test_a_rewrite_restores_mode_0600(registry, profile):
+    registry.add_connection(a={"address": "h:1"})
+    profile.chmod(0o644)
+    registry.add_connection(b={"address": "h:2"})
+    assert mode(profile) == 0o600
+
+
+def test_every_directory_the_tool_creates_is_0700(tmp_path):
+    nested = tmp_path / "new" / "deeper" / "profiles.toml"
+    Connections(profile=nested).add_connection(a={"address": "h:1"})
+    assert mode(tmp_path / "new" / "deeper") == 0o700
+    assert mode(tmp_path / "new") == 0o700
+
+
+def test_a_known_add_writes_the_expected_toml(registry, profile):
+    registry.add_connection(
+        prod={
+            "uri": "https://milvus.prod.example:19530",
+            "user": "ci",
+            "password_env": "PROD_MILVUS_PW",
+            "db_name": "vectors",
+            "server_name": "milvus.prod.example",
+            "ca_pem_path": "certs/milvus-ca.pem",
+            "timeout": 5,
+            "probe": "milvus",
+        }
+    )
+    assert profile.read_text() == (DATA / "prod_profile.toml").read_text()
+
+
+def test_the_store_reads_back_what_it_wrote(profile):
+    Connections(profile=profile).add_connection(a={"host": "h", "port": "7"})
+    aliases = ProfileStore(profile).load().aliases
+    assert list(aliases) == ["a"]
+    assert aliases["a"].address == "h:7"
+
+
+# atomic writes -------------------------------------------------------------------------
+
+
+def test_writes_leave_no_temp_files(registry, profile, serving):
+    registry.add_connection(a={"address": serving.address}, b={"address": serving.address})
+    registry.connect("a")
+    registry.remove_connection("b")
+    registry.disconnect("a")
+    names = sorted(p.name for p in profile.parent.iterdir())
+    assert names == ["profiles.lock", "profiles.state.json", "profiles.toml"]
+
+
+@pytest.mark.parametrize("leftover", [".profiles.toml.k1l2m3.tmp", ".profiles.state.json.x9.tmp"])
+def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, leftover):
+    profile.parent.mkdir(mode=0o700)
+    (profile.parent / leftover).write_text("half a file")
+    registry.add_connection(a={"address": "h:1"})
+    assert not (profile.parent / leftover).exists()
+    assert sorted(p.name for p in profile.parent.iterdir()) == ["profiles.lock", "profiles.toml"]
+
+
+# unreadable profiles are reported and never overwritten ----------------------------------
+
+CORRUPT = 'version = 1\n\n[connections.a]\naddress = "h:1"\nuser = \n'
+
+
+def test_a_corrupt_profile_names_its_path_line_and_column(registry, profile):
+    write_profile(profile, CORRUPT)
+    with pytest.raises(ProfileException) as info:
+        registry.list_connections()
+    assert str(info.value).startswith(f"{profile}: invalid TOML: ")
+    assert "line 5, column 8" in str(info.value)
+    assert info.value.exit_code == 6
+
+
+def test_a_corrupt_profile_is_never_overwritten(registry, profile, serving):
+    before = write_profile(profile, CORRUPT)
+    attempts = [
+        lambda: registry.add_connection(b={"address": "h:2"}),
+        lambda: registry.remove_connection("a"),
+        lambda: registry.connect("c", address=serving.address),
+        lambda: ProfileStore(profile).update(lambda current: current),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ProfileException):
+            attempt()
+        assert profile.read_bytes() == before
+    assert not profile.with_name("profiles.state.json").exists()
+
+
+def test_a_corrupt_state_file_is_a_profile_error_and_kept(registry, profile, serving):
+    registry.add_connection(h={"address": serving.address})
+    state = profile.with_name("profiles.state.json")
+    state.write_text("{not json")
+    with pytest.raises(ProfileException) as info:
+        registry.has_connection("h")
+    assert str(info.value).startswith(f"{state}: invalid state file: ")
+    with pytest.raises(ProfileException):
+        registry.connect("h")
+    assert state.read_text() == "{not json"
+
+
+def test_a_newer_profile_version_is_refused_and_left_unchanged(registry, profile):
+    before = write_profile(profile, 'version = 2\n\n[connections.a]\naddress = "h:1"\n')
+    with pytest.raises(ProfileException) as info:
+        registry.add_connection(b={"address": "h:2"})
+    assert str(info.value) == (
+        f"{profile}: profile version 2 is not supported; this conn reads version 1 "
+        "(upgrade milvus-conn); file left unchanged"
+    )
+    assert profile.read_bytes() == before
+
+
+def test_a_missing_version_is_read_as_version_1(registry, profile):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\n')
+    assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
+    registry.add_connection(b={"address": "h:2"})
+    assert profile.read_text().startswith("version = 1\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('timeout = "soon"', "timeout must be a number of seconds, got 'soon'"),
+        ("timeout = 0", "timeout must be greater than 0, got 0.0"),
+        ('secure = "yes"', "secure must be true or false, got 'yes'"),
+        ("user = 3", "user must be a string, got 3"),
+        ('probe = "ping"', "probe must be one of auto, grpc-health, milvus, got 'ping'"),
+    ],
+)
+def test_a_wrong_value_names_the_alias_and_the_key(registry, profile, line, problem):
+    before = write_profile(profile, f'version = 1\n\n[connections.a]\naddress = "h:1"\n{line}\n')
+    with pytest.raises(ProfileException) as info:
+        registry.add_connection(b={"address": "h:2"})
+    assert str(info.value) == f"{profile}: connection 'a': {problem}"
+    assert profile.read_bytes() == before
+
+
+def test_a_non_string_address_names_the_alias_and_the_key(registry, profile):
+    write_profile(profile, "[connections.a]\naddress = 5\n")
+    with pytest.raises(ProfileException) as info:
+        registry.list_connections()
+    assert str(info.value) == f"{profile}: connection 'a': address must be a string, got 5"
+
+
+# unknown keys are kept, comments are not -------------------------------------------------
+
+
+def test_unknown_keys_survive_a_rewrite_but_comments_do_not(registry, profile):
+    write_profile(
+        profile,
+        "# team profile\n"
+        "version = 1\n"
+        'owner = "search-team"\n\n'
+        "[meta]\n"
+        "reviewed = 2024-05-01\n\n"
+        "[connections.a]\n"
+        'address = "h:1"  # primary\n'
+        'color = "red"\n\n'
+        "[connections.a.labels]\n"
+        'tier = "gold"\n',
+    )
+    registry.add_connection(b={"address": "h:2"})
+    assert profile.read_text() == (
+        "version = 1\n"
+        'owner = "search-team"\n\n'
+        "[meta]\n"
+        "reviewed = 2024-05-01\n\n"
+        "[connections.a]\n"
+        'address = "h:1"\n'
+        'color = "red"\n\n'
+        "[connections.a.labels]\n"
+        'tier = "gold"\n\n'
+        "[connections.b]\n"
+        'address = "h:2"\n'
+    )
+
+
+def test_unknown_keys_of_an_alias_survive_its_own_update(registry, profile):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\ncolor = "red"\n')
+    registry.add_connection(a={"address": "h:9"})
+    table = tomllib.loads(profile.read_text())["connections"]["a"]
+    assert table == {"address": "h:9", "color": "red"}
+    assert "color" not in registry.get_connection_addr("a")
+
+
+# paths ---------------------------------------------------------------------------------
+
+
+def test_a_relative_ca_path_resolves_against_the_profile_directory(
+    registry, profile, tmp_path, monkeypatch
+):
+    write_profile(
+        profile,
+        '[connections.t]\naddress = "h:1"\nsecure = true\nca_pem_path = "certs/ca.pem"\n',
+    )
+    monkeypatch.chdir(tmp_path)
+    kwargs = registry.client_kwargs("t")
+    assert kwargs["ca_pem_path"] == str(profile.parent / "certs" / "ca.pem")
+    assert kwargs["uri"] == "https://h:1"
+    assert registry.get_connection_addr("t")["ca_pem_path"] == "certs/ca.pem"
+
+
+def test_an_absolute_ca_path_is_kept(registry, profile, tmp_path):
+    ca = tmp_path / "elsewhere" / "ca.pem"
+    write_profile(
+        profile, f'[connections.t]\naddress = "h:1"\nsecure = true\nca_pem_path = "{ca}"\n'
+    )
+    assert registry.client_kwargs("t")["ca_pem_path"] == str(ca)
+
+
+# aliases -------------------------------------------------------------------------------
+
+ODD_ALIASES = ["my prod", "прод-1", "a.b.c", 'say "hi"', "it's", "x#y = [z]", "🙂"]
+
+
+def test_odd_aliases_round_trip_through_the_toml_file(registry, profile):
+    registry.add_connection(**{alias: {"address": "h:1"} for alias in ODD_ALIASES})
+    assert list(tomllib.loads(profile.read_text())["connections"]) == ODD_ALIASES
+    fresh = Connections(profile=profile)
+    assert [alias for alias, _ in fresh.list_connections()] == ["default", *ODD_ALIASES]
+    for alias in ODD_ALIASES:
+        assert fresh.get_connection_addr(alias) == {"address": "h:1", "user": ""}
+
+
+@pytest.mark.parametrize(
+    "alias", ["", " lead", "trail ", "tab\there", "new\nline", "bell\x07", "nul\x00", "del\x7f"]
+)
+def test_illegal_aliases_are_rejected_and_the_file_untouched(registry, profile, alias):
+    registry.add_connection(ok={"address": "h:1"})
+    before = profile.read_bytes()
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.add_connection(**{alias: {"address": "h:2"}})
+    assert str(info.value) == (
+        f"Illegal alias {alias!r}: use printable characters, without leading or trailing spaces"
+    )
+    assert profile.read_bytes() == before
+
+
+# the lock ------------------------------------------------------------------------------
+
+
+def test_a_held_lock_gives_up_with_a_clear_error(registry, profile, monkeypatch):
+    registry.add_connection(a={"address": "h:1"})
+    before = profile.read_bytes()
+    monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.5")
+    lock = profile.with_name("profiles.lock")
+    with lock_held(lock), pytest.raises(ProfileLockException) as info:
+        registry.add_connection(b={"address": "h:2"})
+    assert str(info.value) == (
+        f"could not lock {lock} within 0.5 s: another conn is writing; try again "
+        "(CONN_LOCK_TIMEOUT sets the wait)"
+    )
+    assert info.value.exit_code == 6
+    assert profile.read_bytes() == before
+
+
+def test_reads_do_not_wait_for_the_lock(registry, profile, monkeypatch):
+    registry.add_connection(a={"address": "h:1"})
+    monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.5")
+    with lock_held(profile.with_name("profiles.lock")):
+        assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(registry, profile, monkeypatch):
+    monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.5")
+    lock = profile.with_name("profiles.lock")
+    with lock_held(lock) as holder:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+    assert lock.exists()
+    registry.add_connection(a={"address": "h:1"})
+    assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
+
+
+# plain secrets -------------------------------------------------------------------------
+
+
+def read_warnings(profile: Path) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Connections(profile=profile).list_connections()
+    return [str(w.message) for w in caught if issubclass(w.category, PlainSecretWarning)]
+
+
+def test_a_plain_password_in_the_profile_is_warned_about(profile):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\npassword = "hunter2"\n')
+    assert read_warnings(profile) == [
+        f"{profile} holds a plain password or token (alias 'a'); "
+        "prefer --password-env / --token-env"
+    ]
+
+
+def test_a_readable_profile_with_secrets_gets_a_chmod_hint(profile):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\ntoken = "tok"\n')
+    profile.chmod(0o644)
+    messages = read_warnings(profile)
+    assert len(messages) == 2
+    assert messages[1] == (
+        f"{profile} holds secrets and is readable by others; fix with: chmod 600 {profile}"
+    )
+
+
+def test_a_profile_without_secrets_is_not_warned_about(profile):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\npassword_env = "PW"\n')
+    profile.chmod(0o644)
+    assert read_warnings(profile) == []
+
+
+# the state file ------------------------------------------------------------------------
+
+
+def test_connect_and_disconnect_change_only_the_state_file(registry, profile, serving):
+    registry.add_connection(h={"address": serving.address})
+    before = profile.read_bytes()
+    state = profile.with_name("profiles.state.json")
+    registry.connect("h")
+    assert profile.read_bytes() == before
+    assert list(json.loads(state.read_text())["connected"]) == ["h"]
+    registry.disconnect("h")
+    assert profile.read_bytes() == before
+    assert json.loads(state.read_text()) == {"connected": {}, "version": 1}
+
+
+def test_the_state_file_sits_beside_a_custom_named_profile(tmp_path, serving):
+    custom = tmp_path / "team.toml"
+    registry = Connections(profile=custom)
+    registry.connect("h", address=serving.address)
+    registry.reset()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "team.lock",
+        "team.state.json",
+        "team.toml",
+    ]
