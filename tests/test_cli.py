@@ -773,3 +773,10 @@ def test_process_password_stdin_is_read_and_never_shown(auth_server, profile):
     assert done.returncode == 0, done.stderr
     assert ALICE_PASSWORD not in done.stdout + done.stderr
     assert ALICE_PASSWORD.encode() not in profile.read_bytes() + state_file(profile).read_bytes()
+
+
+def test_a_db_uri_is_refused_with_the_reason(cli, profile, tmp_path):
+    for command in ("add", "connect"):
+        result = cli(command, "local", "--uri", str(tmp_path / "demo.db"), code=2)
+        assert result.stderr.startswith("Error: a .db uri runs Milvus Lite inside the Python")
+    assert not profile.exists()

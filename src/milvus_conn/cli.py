@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from . import render
+from . import lite, render
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .registry import Connections
 
@@ -145,6 +145,12 @@ _TLS_FILES = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_p
 
 def _options(**given: Any) -> dict[str, Any]:
     """The options the user gave, checked for conflicts, TLS paths made absolute."""
+    if lite.is_local_db(given.get("uri")):
+        raise ConnectionConfigException(
+            "a .db uri runs Milvus Lite inside the Python program that opens it, so conn "
+            "cannot keep it connected: run 'milvus-lite server --data-dir DIR --port P' and "
+            "use its address, or call connections.connect(uri=...) in Python"
+        )
     targets = [name for name in ("uri", "address", "host") if given.get(name) is not None]
     if len(targets) > 1:
         raise ConnectionConfigException(f"give only one of --{', --'.join(targets)}")
