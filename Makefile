@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint completions shells clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,15 @@ setup: $(STAMP)
 demo: setup
 	bash scripts/demo.sh
 
-test: setup lint
+test: setup lint shells
 	$(BIN)/python -m pytest
+
+completions: setup
+	$(BIN)/python scripts/completions.py completions
+
+# zsh and fish for the completion tests; where they cannot be installed those tests skip.
+shells:
+	@bash scripts/install-shells.sh
 
 lint: setup
 	$(BIN)/ruff check src tests scripts

@@ -41,8 +41,9 @@ def loaded_modules(*args: str) -> list[str]:
     return json.loads(line.removeprefix("LOADED "))
 
 
-def test_commands_are_the_seven_of_the_spec():
-    assert COMMANDS == ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
+def test_commands_are_the_specs_seven_plus_use_env_export_import():
+    spec = ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
+    assert COMMANDS == sorted([*spec, "env", "export", "import", "use"])
 
 
 @pytest.mark.parametrize("command", COMMANDS)

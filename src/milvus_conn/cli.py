@@ -18,6 +18,7 @@ from . import lite, render
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .registry import Connections
 
+COMPLETE_VAR = "_CONN_COMPLETE"  # what the scripts in completions/ set
 # click's base of usage errors (typer 0.28 vendors click; older typers import it).
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
@@ -37,6 +38,16 @@ class _Group(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code or 0)
+
+    def _main_shell_completion(
+        self, ctx_args: Any, prog_name: str, complete_var: Any = None
+    ) -> None:
+        """Shell completion (completions/): Typer's completers are loaded only when asked."""
+        if os.environ.get(COMPLETE_VAR):
+            from typer._completion_classes import completion_init
+
+            completion_init()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -88,9 +99,17 @@ def main_callback(
             show_envvar=True,
         ),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Print nothing but errors; exit status only.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Diagnostics on stderr (never a secret).")
+    ] = False,
 ) -> None:
     warnings.showwarning = _show_warning
+    render.configure(quiet=quiet, verbose=verbose)
     ctx.obj = Connections(profile=profile or None)
+    render.diag(f"profile {ctx.obj.store.path}")
 
 
 def _registry(ctx: typer.Context) -> Connections:
@@ -99,15 +118,34 @@ def _registry(ctx: typer.Context) -> Connections:
 
 # options shared by `add` and `connect` ---------------------------------------------
 
+
+def _complete_alias(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Alias names from the active profile (--profile or $CONN_PROFILE), for the shell."""
+    profile = ctx.find_root().params.get("profile")
+    try:
+        names = [info.alias for info in Connections(profile=profile).describe()]
+    except MilvusException:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
 AliasArg = Annotated[
-    str, typer.Argument(metavar="ALIAS", help="The alias name.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="ALIAS",
+        help="The alias name.",
+        show_default=False,
+        autocompletion=_complete_alias,
+    ),
 ]
 OptionalAlias = Annotated[
     str | None,
     typer.Argument(
         metavar="[ALIAS]",
-        help="The alias [default: $MILVUS_CONN_ALIAS or 'default'].",
+        help="The alias [default: $MILVUS_CONN_ALIAS, else the profile's (conn use), "
+        "else 'default'].",
         show_default=False,
+        autocompletion=_complete_alias,
     ),
 ]
 Uri = Annotated[
@@ -250,7 +288,8 @@ def connect(
         ca_pem_path=ca_pem_path, timeout=timeout, probe=probe, health_service=health_service,
         password_env=password_env, token_env=token_env,
     )  # fmt: skip
-    name = alias or _default_alias()
+    name = _registry(ctx).resolve_alias(alias)
+    _diag_target(_registry(ctx), name)
     try:
         handle = _registry(ctx).connect(
             alias, user=user or "", password=password, token=token,
@@ -271,7 +310,7 @@ def connect(
 def disconnect(ctx: typer.Context, alias: OptionalAlias = None) -> None:
     """Forget an alias's connected state (a no-op when it is not connected)."""
     registry = _registry(ctx)
-    name = alias or _default_alias()
+    name = _registry(ctx).resolve_alias(alias)
     registry.require_known(name)
     was_connected = registry.has_connection(name)
     registry.disconnect(name)
@@ -293,26 +332,37 @@ def has(
     as_json: Json = False,
 ) -> None:
     """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy."""
-    name = alias or _default_alias()
+    if quiet:
+        render.configure(quiet=True, verbose=False)
     registry = _registry(ctx)
+    name = registry.resolve_alias(alias)
     try:
+        _diag_target(registry, name, probing=not no_probe)
         result = registry.probe(name, probe=not no_probe, wait=wait, timeout=timeout)
     except MilvusException as exc:
-        if as_json and not quiet:
+        if as_json:
             render.emit_json(render.failure_json(name, exc))
-        _fail(exc, quiet=quiet and exc.exit_code == ExitCode.FALSE)
+        _fail(exc, quiet=render.is_quiet() and exc.exit_code == ExitCode.FALSE)
     code = result.exit_code if result is not None else ExitCode.OK
-    if quiet:
-        raise typer.Exit(code)
     if as_json:
         status = "" if result is not None else "connected"
         render.emit_json(render.outcome_json(name, result, code, status=status))
     elif result is None:
         render.out(f"{name}: connected (not probed)")
-    else:
+    elif not render.is_quiet():
         line = render.describe_result(name, registry.get_connection_addr(name)["address"], result)
         render.out(line) if result.healthy else render.err(f"Error: {line}")
     raise typer.Exit(code)
+
+
+def _diag_target(registry: Connections, alias: str, *, probing: bool = True) -> None:
+    """--verbose: what is about to be probed, and how (no secret is in the public config)."""
+    config = registry.get_connection_addr(alias)
+    if probing and config:
+        render.diag(
+            f"{alias}: probing {config['address']} (tls {'on' if config.get('secure') else 'off'}"
+            f", probe {config.get('probe', 'auto')}, timeout {config.get('timeout', 'default')})"
+        )
 
 
 @app.command("list")
@@ -333,16 +383,58 @@ def list_(
 @app.command()
 def addr(ctx: typer.Context, alias: OptionalAlias = None, as_json: Json = False) -> None:
     """Print the alias's address (or, with --json, its whole public config)."""
-    name = alias or _default_alias()
+    name = _registry(ctx).resolve_alias(alias)
     registry = _registry(ctx)
     registry.require_known(name)
     render.addr(registry.get_connection_addr(name), as_json=as_json)
 
 
-def _default_alias() -> str:
-    from .registry import default_alias
+@app.command()
+def use(ctx: typer.Context, alias: OptionalAlias = None) -> None:
+    """Make ALIAS the one commands use when none is named (no ALIAS: show it)."""
+    registry = _registry(ctx)
+    if alias is not None:
+        registry.use(alias)
+    render.out(registry.resolve_alias(None))
 
-    return default_alias()
+
+@app.command()
+def env(
+    ctx: typer.Context,
+    alias: OptionalAlias = None,
+    shell: Annotated[render.Shell, typer.Option(help="Syntax of the exports.")] = render.Shell.sh,
+    with_secrets: Annotated[
+        bool,
+        typer.Option("--with-secrets", help="Include the password (in MILVUS_URI) and token."),
+    ] = False,
+) -> None:
+    """Print shell exports pymilvus reads: eval "$(conn env prod)"."""
+    variables = _registry(ctx).environment(alias, with_secrets=with_secrets)
+    render.exports(variables, shell)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    aliases: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[ALIAS]...", help="Aliases to export [default: all].",
+                       autocompletion=_complete_alias, show_default=False),
+    ] = None,
+) -> None:  # fmt: skip
+    """Print the profile (or some aliases) without secrets, to share with a team."""
+    render.out(_registry(ctx).export_profile(aliases or ()).rstrip("\n"))
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A profile to merge in.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace conflicting aliases.")] = False,
+) -> None:
+    """Merge another profile's aliases; conflicting ones are refused unless --force."""
+    imported = _registry(ctx).import_profile(file, force=force)
+    render.out(f"Imported {len(imported)} alias(es): {', '.join(imported)}")
 
 
 def main() -> None:

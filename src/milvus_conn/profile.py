@@ -10,6 +10,7 @@ dies releases it; a live one that holds it too long gives `ProfileLockException`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -61,10 +62,15 @@ class Profile:
 
     aliases: dict[str, AliasConfig] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    default_alias: str = ""  # set by `conn use`
 
     def to_toml(self) -> dict[str, Any]:
         tables = {alias: config.to_table() for alias, config in self.aliases.items()}
-        return {"version": PROFILE_VERSION, **self.extra, "connections": tables}
+        chosen = {"default_alias": self.default_alias} if self.default_alias else {}
+        return {"version": PROFILE_VERSION, **chosen, **self.extra, "connections": tables}
+
+    def replace(self, **changes: Any) -> Profile:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -141,10 +147,11 @@ class ProfileStore:
         tables = document.pop("connections", {})
         if not isinstance(tables, dict):
             raise ProfileException(f"{self.path}: 'connections' must be a table")
-        aliases = {}
-        for alias, table in tables.items():
-            aliases[alias] = self._parse_alias(alias, table)
-        return Profile(aliases=aliases, extra=document)
+        chosen = document.pop("default_alias", "")
+        if not isinstance(chosen, str):
+            raise ProfileException(f"{self.path}: default_alias must be a string")
+        aliases = {alias: self._parse_alias(alias, table) for alias, table in tables.items()}
+        return Profile(aliases=aliases, extra=document, default_alias=chosen)
 
     def _parse_alias(self, alias: str, table: object) -> AliasConfig:
         where = f"{self.path}: connection {alias!r}"

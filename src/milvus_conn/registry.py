@@ -14,8 +14,11 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib import parse
 
 from . import address as addr
 from . import health, lite
@@ -50,8 +53,9 @@ _CONNECT_OPTIONS = (
 _IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")
 
 
-def default_alias() -> str:
-    """`$MILVUS_CONN_ALIAS`, as pymilvus reads it, else `default`."""
+def builtin_alias() -> str:
+    """The name of the built-in alias: `$MILVUS_CONN_ALIAS`, as pymilvus reads it, else
+    `default`."""
     return os.environ.get("MILVUS_CONN_ALIAS") or "default"
 
 
@@ -191,7 +195,7 @@ class Connections:
         Raises a `ProbeException` subclass naming what failed (unreachable, unhealthy,
         authentication) and leaves no half-registered handle behind.
         """
-        alias = check_alias(default_alias() if alias is None else alias)
+        alias = check_alias(self.resolve_alias(alias))
         embedded = lite.is_local_db(kwargs.get("uri"))
         if embedded:
             kwargs["uri"] = lite.start(kwargs["uri"])
@@ -235,7 +239,7 @@ class Connections:
 
     def get_connection(self, alias: str | None = None) -> Connection | None:
         """The live handle, opened lazily (no probe) if another process connected it."""
-        alias = _check_alias_type(default_alias() if alias is None else alias)
+        alias = _check_alias_type(self.resolve_alias(alias))
         with self._lock:
             entry = self.store.load_state().connected.get(alias)
             handle = self._handles.get(alias)
@@ -266,7 +270,7 @@ class Connections:
 
     def client_kwargs(self, alias: str | None = None) -> dict[str, Any]:
         """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
-        alias = _check_alias_type(default_alias() if alias is None else alias)
+        alias = _check_alias_type(self.resolve_alias(alias))
         config = self._require(alias)
         credentials = self._credentials(alias, config, "", "", "", "default")
         scheme = "https" if config.secure else "http"
@@ -306,7 +310,7 @@ class Connections:
         """`conn remove`: like `remove_connection`, but an unknown alias is an error."""
         check_alias(alias)
         if alias not in self.store.load().aliases:
-            known = "built in" if alias == default_alias() else "unknown"
+            known = "built in" if alias == builtin_alias() else "unknown"
             raise ConnectionNotExistException(f"alias {alias!r} is {known}; nothing to remove")
         self.remove_connection(alias)
 
@@ -324,7 +328,7 @@ class Connections:
     ) -> health.HealthResult | None:
         """`conn has`: the alias must exist and be connected; then, unless told not to,
         it must answer healthy now (retrying for up to `wait` seconds)."""
-        alias = check_alias(default_alias() if alias is None else alias)
+        alias = check_alias(self.resolve_alias(alias))
         self._require(alias)
         if not self.has_connection(alias):
             raise NotConnectedException(
@@ -346,7 +350,7 @@ class Connections:
         """`conn list`: every alias with its state; with `check`, all probed at once."""
         configs = self._configs()
         connected = self.store.load_state().connected
-        chosen = default_alias()
+        chosen = self.resolve_alias(None)
         results: list[health.HealthResult | None] = [None] * len(configs)
         if check:
             probes = [self._probe_for(alias, config, timeout) for alias, config in configs.items()]
@@ -365,6 +369,83 @@ class Connections:
             for (alias, config), result in zip(configs.items(), results, strict=True)
         ]
 
+    def resolve_alias(self, alias: str | None) -> str:
+        """The alias itself, or for an omitted one: `$MILVUS_CONN_ALIAS`, else the profile's
+        default (`conn use`), else `default`."""
+        if alias is not None:
+            return alias
+        return os.environ.get("MILVUS_CONN_ALIAS") or self.store.load().default_alias or "default"
+
+    def use(self, alias: str) -> None:
+        """`conn use`: make `alias` the one commands use when none is named."""
+        self._require(check_alias(alias))
+        self.store.update(
+            lambda profile: (
+                profile if profile.default_alias == alias else profile.replace(default_alias=alias)
+            )
+        )
+
+    def export_profile(self, aliases: Sequence[str] = ()) -> str:
+        """`conn export`: the profile (or some aliases) as TOML, plain secrets left out."""
+        import tomli_w
+
+        stored = self.store.load().aliases
+        for alias in aliases:
+            if alias not in stored:
+                raise ConnectionNotExistException(f"unknown alias {alias!r}")
+        chosen = {a: c for a, c in stored.items() if not aliases or a in aliases}
+        clean = {a: c.with_changes(password="", token="") for a, c in chosen.items()}
+        return tomli_w.dumps(Profile(aliases=clean).to_toml())
+
+    def import_profile(self, path: str | os.PathLike[str], *, force: bool = False) -> list[str]:
+        """`conn import`: merge another profile's aliases; conflicts refused unless forced."""
+        if not Path(path).is_file():
+            raise ProfileException(f"{path}: no such file")
+        incoming = ProfileStore(path).load().aliases
+
+        def change(profile: Profile) -> Profile:
+            clashes = [
+                a for a, c in incoming.items()
+                if a in profile.aliases and profile.aliases[a].to_table() != c.to_table()
+            ]  # fmt: skip
+            if clashes and not force:
+                raise AliasExistsException(
+                    f"{len(clashes)} alias(es) already exist with other settings: "
+                    f"{', '.join(map(repr, clashes))} (use --force to replace them)"
+                )
+            for alias, config in incoming.items():
+                self._refuse_readdress(alias, config.address)
+            return _with_aliases(profile, incoming)
+
+        self.store.update(change)
+        for alias, config in incoming.items():
+            _warn_if_plain(alias, config)
+        return list(incoming)
+
+    def environment(
+        self, alias: str | None = None, *, with_secrets: bool = False
+    ) -> dict[str, str]:
+        """`conn env`: the variables pymilvus reads to reach the alias. Secrets only when
+        asked: the password inside MILVUS_URI, and MILVUS_TOKEN."""
+        alias = check_alias(self.resolve_alias(alias))
+        config = self._require(alias)
+        secrets = self._credentials(alias, config, "", "", "", "default") if with_secrets else None
+        userinfo = parse.quote(config.user, safe="")
+        if secrets and userinfo and secrets.password:
+            userinfo += ":" + parse.quote(secrets.password, safe="")
+        uri = config.address
+        if not uri.startswith("unix:"):
+            scheme = "https" if config.secure else "http"
+            uri = f"{scheme}://{userinfo + '@' if userinfo else ''}{config.address}"
+        variables = {
+            "MILVUS_URI": uri,
+            "MILVUS_CONN_ALIAS": alias,
+            "MILVUS_CONN_TIMEOUT": f"{config.effective_timeout:g}",
+        }
+        if secrets and secrets.token:
+            variables["MILVUS_TOKEN"] = secrets.token
+        return variables
+
     def reset(self) -> None:
         """Close every live handle of this process (tests, and long-running programs)."""
         with self._lock:
@@ -377,7 +458,7 @@ class Connections:
     def _configs(self) -> dict[str, AliasConfig]:
         """Stored aliases, plus the built-in default when the profile has none."""
         configs = dict(self.store.load().aliases)
-        name = default_alias()
+        name = builtin_alias()
         if name not in configs:
             configs = {name: _builtin_default(), **configs}
         return configs
@@ -538,14 +619,15 @@ def _with_aliases(
     for alias, config in configs.items():
         old = merged.get(alias)
         merged[alias] = config.with_changes(extra=old.extra) if old is not None else config
-    return Profile(aliases=merged, extra=profile.extra)
+    return profile.replace(aliases=merged)
 
 
 def _without_alias(profile: Profile, alias: str) -> Profile:
     if alias not in profile.aliases:
         return profile
-    return Profile(
-        aliases={a: c for a, c in profile.aliases.items() if a != alias}, extra=profile.extra
+    chosen = "" if profile.default_alias == alias else profile.default_alias
+    return profile.replace(
+        aliases={a: c for a, c in profile.aliases.items() if a != alias}, default_alias=chosen
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 from .errors import (
@@ -34,12 +36,39 @@ _ERROR_STATUS = (
 )
 
 
+class Shell(str, Enum):
+    sh = "sh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+class _Settings:
+    quiet = False
+    verbose = False
+
+
+def configure(*, quiet: bool, verbose: bool) -> None:
+    _Settings.quiet, _Settings.verbose = quiet, verbose
+
+
+def is_quiet() -> bool:
+    return _Settings.quiet
+
+
 def out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """Data and answers, on stdout; nothing under --quiet."""
+    if not _Settings.quiet:
+        sys.stdout.write(text + "\n")
 
 
 def err(text: str) -> None:
     sys.stderr.write(text + "\n")
+
+
+def diag(text: str) -> None:
+    """--verbose diagnostics, on stderr."""
+    if _Settings.verbose:
+        sys.stderr.write(f"conn: {text}\n")
 
 
 def emit_json(data: object) -> None:
@@ -161,3 +190,15 @@ def addr(config: dict[str, Any], *, as_json: bool) -> None:
         emit_json(config)
     else:
         out(str(config["address"]))
+
+
+def exports(variables: dict[str, str], shell: Shell) -> None:
+    """`export NAME='value'` lines (or fish's / PowerShell's) for `eval`."""
+    for name, value in variables.items():
+        if shell is Shell.fish:
+            out(f"set -gx {name} {shlex.quote(value)};")
+        elif shell is Shell.powershell:
+            escaped = value.replace("'", "''")
+            out(f"$Env:{name} = '{escaped}'")
+        else:
+            out(f"export {name}={shlex.quote(value)}")

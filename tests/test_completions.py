@@ -1,0 +1,100 @@
+"""Completion scripts: up to date, and completing in the real shells."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+COMPLETIONS = ROOT / "completions"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("completions", ROOT / "scripts/completions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def shell(name: str, script: str, profile: Path) -> list[str]:
+    """Run `script` in the real shell `name` with `conn` on PATH; its output lines."""
+    if shutil.which(name) is None:
+        pytest.skip(f"{name} is not installed (make shells installs it with root and apt-get)")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "CONN_PROFILE": str(profile),
+    }
+    done = subprocess.run(
+        [name, "-c", script], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@pytest.fixture
+def aliases(cli, profile):
+    cli("add", "prod-eu", "--address", "127.0.0.1:1")
+    cli("add", "prod-us", "--address", "127.0.0.1:2")
+    cli("add", "staging", "--address", "127.0.0.1:3")
+    return profile
+
+
+def test_committed_scripts_match_freshly_generated_ones():
+    for name, text in _generator().scripts().items():
+        assert (COMPLETIONS / name).read_text() == text, f"run make completions ({name})"
+
+
+def bash(words: str, cword: int, profile: Path) -> list[str]:
+    script = (
+        f"source {COMPLETIONS / 'conn.bash'}; COMP_WORDS=({words}); COMP_CWORD={cword}; "
+        '_conn_completion conn; printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    return shell("bash", script, profile)
+
+
+def test_bash_completes_aliases_from_the_profile(aliases):
+    assert bash('conn has "prod"', 2, aliases) == ["prod-eu", "prod-us"]
+    assert bash('conn connect ""', 2, aliases) == ["default", "prod-eu", "prod-us", "staging"]
+
+
+def test_bash_completes_commands_and_options(aliases):
+    assert bash("conn dis", 1, aliases) == ["disconnect"]
+    assert bash("conn add x --ca", 3, aliases) == ["--ca-pem-path"]
+
+
+def test_bash_respects_the_profile_option(aliases, tmp_path, cli):
+    other = tmp_path / "other.toml"
+    cli("--profile", str(other), "add", "elsewhere", "--address", "127.0.0.1:4")
+    words = f'conn --profile {other} has "e"'
+    assert bash(words, 4, aliases) == ["elsewhere"]
+
+
+def fish(line: str, profile: Path) -> list[str]:
+    return shell("fish", f"source {COMPLETIONS / 'conn.fish'}; complete -C '{line}'", profile)
+
+
+def test_fish_completes_aliases_and_commands(aliases, tmp_path, cli):
+    assert fish("conn remove prod", aliases) == ["prod-eu", "prod-us"]
+    assert fish("conn imp", aliases)[0] == "import"
+    other = tmp_path / "other.toml"
+    cli("--profile", str(other), "add", "elsewhere", "--address", "127.0.0.1:4")
+    assert fish(f"conn --profile {other} addr ", aliases) == ["default", "elsewhere"]
+
+
+def test_zsh_loads_the_script_and_completes_aliases(aliases):
+    script = (
+        f"autoload -U compinit; compinit -u; source {COMPLETIONS / '_conn'}; "
+        "print ${_comps[conn]}; "
+        'words=(conn has ""); CURRENT=3; '
+        'env _TYPER_COMPLETE_ARGS="${words[1,$CURRENT]}" _CONN_COMPLETE=complete_zsh conn'
+    )
+    output = shell("zsh", script, aliases)
+    assert output[0] == "_conn_completion"
+    assert all(f'"{alias}"' in " ".join(output) for alias in ("prod-eu", "prod-us", "staging"))
