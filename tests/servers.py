@@ -123,7 +123,7 @@ class MilvusProtocolServer:
         self.server.start()
 
     def reply(self) -> bytes:
-        from milvus_conn.health import encode_string_field
+        from milvus_conn.wire import encode_string_field
 
         body = b"\x0a\x00" + (b"\x10\x01" if self.healthy else b"")
         return body + b"".join(encode_string_field(3, r) for r in self.reasons)

@@ -32,7 +32,12 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 LIST_KEYS = {"alias", "address", "user", "db_name", "secure", "connected", "default"}
-HEALTH_KEYS = {"status", "protocol", "latency_ms", "server_version", "exit_code", "reason"}
+# DESIGN §3's health object, plus the certificate fields (null unless the alias uses TLS).
+HEALTH_KEYS = {"status", "protocol", "latency_ms", "server_version", "exit_code", "reason"} | {
+    "tls_subject",
+    "tls_issuer",
+    "tls_expires_in_days",
+}
 OUTCOME_KEYS = {
     "alias",
     "exit_code",
@@ -545,7 +550,7 @@ def test_list_check_exits_0_when_all_are_healthy(cli, milvus_lite, serving):
     cli("add", "h", "--address", serving.address)
     result = cli("list", "--check")
     assert result.stdout.splitlines()[0].split() == [
-        "ALIAS", "ADDRESS", "USER", "DB", "TLS", "STATE", "HEALTH", "LATENCY", "VERSION",
+        "ALIAS", "ADDRESS", "USER", "DB", "TLS", "STATE", "HEALTH", "LATENCY", "VERSION", "CERT",
     ]  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def loaded_modules(*args: str) -> list[str]:
 
 def test_commands_are_the_specs_seven_plus_use_env_export_import():
     spec = ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
-    assert COMMANDS == sorted([*spec, "env", "export", "import", "use"])
+    assert sorted([*spec, "env", "export", "import", "use"]) == COMMANDS
 
 
 @pytest.mark.parametrize("command", COMMANDS)

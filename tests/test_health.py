@@ -7,7 +7,7 @@ import time
 import pytest
 from grpc_health.v1 import health_pb2
 
-from milvus_conn import health
+from milvus_conn import health, wire
 from milvus_conn.errors import ExitCode
 from milvus_conn.health import Credentials, Probe, Target
 
@@ -178,7 +178,7 @@ def test_check_many_runs_concurrently(serving, silent_server):
 
 
 def test_wire_round_trip():
-    encoded = health.encode_string_field(1, "svc") + b"\x10\x01" + b"\x19" + b"\x00" * 8
-    fields = health.decode_fields(encoded)
+    encoded = wire.encode_string_field(1, "svc") + b"\x10\x01" + b"\x19" + b"\x00" * 8
+    fields = wire.decode_fields(encoded)
     assert fields == {1: [b"svc"], 2: [1]}
-    assert health.encode_string_field(1, "") == b""
+    assert wire.encode_string_field(1, "") == b""

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from . import lite, render
 from .errors import ConnectionConfigException, ExitCode, MilvusException
+from .health import Gates
 from .registry import Connections
 
 COMPLETE_VAR = "_CONN_COMPLETE"  # what the scripts in completions/ set
@@ -177,6 +178,16 @@ Wait = Annotated[
     float, typer.Option(help="Retry for up to this many seconds until healthy.", min=0)
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+MinVersion = Annotated[
+    str | None, typer.Option(help="Gate: the server must report at least this version.")
+]
+MaxLatency = Annotated[
+    float | None, typer.Option(help="Gate: the health answer must take at most MS.", min=0)
+]
+MinCertDays = Annotated[
+    int | None,
+    typer.Option(help="Gate: the TLS certificate must be valid at least N more days."),
+]
 
 _TLS_FILES = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_path")
 
@@ -274,6 +285,9 @@ def connect(
         bool, typer.Option("--token-stdin", help="Read the token from standard input.")
     ] = False,
     wait: Wait = 0,
+    min_version: MinVersion = None,
+    max_latency: MaxLatency = None,
+    min_cert_days: MinCertDays = None,
     as_json: Json = False,
 ) -> None:
     """Probe an alias with credentials and record it as connected."""
@@ -293,13 +307,15 @@ def connect(
     try:
         handle = _registry(ctx).connect(
             alias, user=user or "", password=password, token=token,
-            db_name=db_name or "default", wait=wait, **options,
+            db_name=db_name or "default", wait=wait, want_certificate=render.is_verbose(),
+            gates=Gates(min_version or "", max_latency, min_cert_days), **options,
         )  # fmt: skip
     except MilvusException as exc:
         if as_json:
             render.emit_json(render.failure_json(name, exc))
         _fail(exc)
     assert handle.result is not None
+    render.diag_certificate(name, handle.result)
     if as_json:
         render.emit_json(render.outcome_json(name, handle.result, ExitCode.OK))
     else:
@@ -320,39 +336,52 @@ def disconnect(ctx: typer.Context, alias: OptionalAlias = None) -> None:
 @app.command()
 def has(
     ctx: typer.Context,
-    alias: OptionalAlias = None,
+    aliases: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[ALIAS]...", show_default=False, autocompletion=_complete_alias,
+                       help="Aliases to check [default: the default alias]."),
+    ] = None,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Only check the recorded state; no network.")
     ] = False,
     wait: Wait = 0,
     timeout: Timeout = None,
+    min_version: MinVersion = None,
+    max_latency: MaxLatency = None,
+    min_cert_days: MinCertDays = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Several aliases: 0 only if every one passes.")
+    ] = False,
+    any_: Annotated[
+        bool, typer.Option("--any", help="Several aliases: 0 if at least one passes.")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Print nothing; exit status only.")
     ] = False,
     as_json: Json = False,
-) -> None:
+) -> None:  # fmt: skip
     """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy."""
+    if all_ and any_:
+        raise ConnectionConfigException("give only one of --all, --any")
     if quiet:
         render.configure(quiet=True, verbose=False)
     registry = _registry(ctx)
-    name = registry.resolve_alias(alias)
-    try:
+    names = [registry.resolve_alias(a) for a in aliases or [None]]
+    for name in names:
         _diag_target(registry, name, probing=not no_probe)
-        result = registry.probe(name, probe=not no_probe, wait=wait, timeout=timeout)
-    except MilvusException as exc:
-        if as_json:
-            render.emit_json(render.failure_json(name, exc))
-        _fail(exc, quiet=render.is_quiet() and exc.exit_code == ExitCode.FALSE)
-    code = result.exit_code if result is not None else ExitCode.OK
+    gates = Gates(min_version or "", max_latency, min_cert_days)
+    answers = registry.probe_many(
+        names, probe=not no_probe, wait=wait, timeout=timeout, gates=gates
+    )
+    codes = [render.exit_code_of(answer) for answer in answers]
+    objects = [render.answer_json(n, a) for n, a in zip(names, answers, strict=True)]
     if as_json:
-        status = "" if result is not None else "connected"
-        render.emit_json(render.outcome_json(name, result, code, status=status))
-    elif result is None:
-        render.out(f"{name}: connected (not probed)")
-    elif not render.is_quiet():
-        line = render.describe_result(name, registry.get_connection_addr(name)["address"], result)
-        render.out(line) if result.healthy else render.err(f"Error: {line}")
-    raise typer.Exit(code)
+        render.emit_json(objects[0] if len(names) == 1 and not (all_ or any_) else objects)
+    for name, answer in zip(names, answers, strict=True):
+        if not as_json or isinstance(answer, MilvusException):
+            render.answer(name, answer, registry.get_connection_addr(name).get("address", ""))
+    passed = [code for code in codes if code == ExitCode.OK]
+    raise typer.Exit((ExitCode.OK if passed else min(codes)) if any_ else max(codes))
 
 
 def _diag_target(registry: Connections, alias: str, *, probing: bool = True) -> None:

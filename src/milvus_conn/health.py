@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .certinfo import CertInfo, peer_certificate
+from .wire import decode_fields, encode_string_field, first, milvus_status
+
 if TYPE_CHECKING:
     import grpc
 
@@ -93,6 +96,7 @@ class HealthResult:
     latency_ms: float | None = None
     server_version: str | None = None
     reason: str = ""
+    tls: CertInfo | None = None  # the server certificate, when it was asked for
 
     @property
     def healthy(self) -> bool:
@@ -103,7 +107,26 @@ class HealthResult:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "exit_code": self.exit_code}
+        data = {k: v for k, v in asdict(self).items() if k != "tls"}
+        return {
+            **data,
+            "exit_code": self.exit_code,
+            "tls_subject": self.tls.subject if self.tls else None,
+            "tls_issuer": self.tls.issuer if self.tls else None,
+            "tls_expires_in_days": self.tls.expires_in_days if self.tls else None,
+        }
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Requirements beyond "healthy": a failed gate makes the result unhealthy."""
+
+    min_version: str = ""
+    max_latency_ms: float | None = None
+    min_cert_days: int | None = None
+
+
+NO_GATES = Gates()
 
 
 @dataclass(frozen=True)
@@ -116,72 +139,53 @@ class Probe:
     service: str = ""
     protocol: str = "auto"  # auto | grpc-health | milvus
     want_version: bool = False
+    want_certificate: bool = False
+    gates: Gates = NO_GATES
+
+    @property
+    def asks_version(self) -> bool:
+        return self.want_version or bool(self.gates.min_version)
+
+    @property
+    def asks_certificate(self) -> bool:
+        wanted = self.want_certificate or self.gates.min_cert_days is not None
+        return wanted and self.target.secure
 
 
-# wire format -----------------------------------------------------------------------
+def version_tuple(version: str) -> tuple[int, ...] | None:
+    """`v2.3.5-lite` → (2, 3, 5); None when there is no number to compare."""
+    match = re.match(r"^\D*?(\d+(?:\.\d+)*)", version)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+def apply_gates(result: HealthResult, gates: Gates) -> HealthResult:
+    """A healthy result that misses a gate becomes unhealthy, naming the gate and both values."""
+    if not result.healthy:
+        return result
+    if gates.min_version:
+        required = version_tuple(gates.min_version)
+        seen = version_tuple(result.server_version or "")
+        if seen is None or required is None or _padded(seen) < _padded(required):
+            observed = result.server_version or "unknown"
+            reason = f"min-version gate: requires {gates.min_version}, server reports {observed}"
+            return replace(result, status=UNHEALTHY, reason=reason)
+    if gates.max_latency_ms is not None and (result.latency_ms or 0) > gates.max_latency_ms:
+        reason = (
+            f"max-latency gate: requires at most {gates.max_latency_ms:g} ms, "
+            f"observed {result.latency_ms:.1f} ms"
+        )
+        return replace(result, status=UNHEALTHY, reason=reason)
+    if gates.min_cert_days is not None:
+        days = result.tls.expires_in_days if result.tls else None
+        if days is None or days < gates.min_cert_days:
+            observed = "no certificate" if days is None else f"it expires in {days} days"
+            reason = f"min-cert-days gate: requires {gates.min_cert_days} days, {observed}"
+            return replace(result, status=UNHEALTHY, reason=reason)
+    return result
 
 
-def encode_string_field(number: int, text: str) -> bytes:
-    data = text.encode("utf-8")
-    return _varint(number << 3 | 2) + _varint(len(data)) + data if data else b""
-
-
-def decode_fields(data: bytes) -> dict[int, list[int | bytes]]:
-    """Varint and length-delimited fields by number; fixed-width ones are skipped."""
-    fields: dict[int, list[int | bytes]] = {}
-    pos = 0
-
-    def read_varint() -> int:
-        nonlocal pos
-        shift = result = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-
-    while pos < len(data):
-        key = read_varint()
-        number, wire_type = key >> 3, key & 7
-        value: int | bytes
-        if wire_type == 0:
-            value = read_varint()
-        elif wire_type == 2:
-            size = read_varint()
-            value, pos = data[pos : pos + size], pos + size
-        elif wire_type in (1, 5):
-            pos += 8 if wire_type == 1 else 4
-            continue
-        else:
-            raise ValueError(f"unsupported wire type {wire_type}")
-        fields.setdefault(number, []).append(value)
-    return fields
-
-
-def _first(fields: dict[int, list[int | bytes]], number: int, default: Any) -> Any:
-    values = fields.get(number)
-    return values[-1] if values else default
-
-
-def _milvus_status(fields: dict[int, list[int | bytes]]) -> tuple[int, int, str]:
-    """(error_code, code, reason) of the common.Status in field 1."""
-    status = decode_fields(_first(fields, 1, b""))
-    reason = _first(status, 2, b"").decode("utf-8", "replace")
-    return _first(status, 1, 0), _first(status, 3, 0), reason
+def _padded(version: tuple[int, ...]) -> tuple[int, ...]:
+    return version + (0,) * (4 - len(version))
 
 
 _GRPC_PREFIX = re.compile(
@@ -291,6 +295,24 @@ class _Checker:
         return round((time.monotonic() - self.started) * 1000, 3)
 
     def run(self) -> HealthResult:
+        """Probe, then describe the certificate if asked, then hold the result to the gates."""
+        try:
+            result = self.probe_server()
+        except ValueError as exc:  # a reply that does not decode
+            result = HealthResult(UNHEALTHY, reason=f"malformed reply from the server: {exc}")
+        if self.probe.asks_certificate:
+            target = self.probe.target
+            certificate = peer_certificate(
+                target.address,
+                max(self.deadline - time.monotonic(), 0.5),
+                server_name=target.server_name,
+                client_pem_path=target.client_pem_path,
+                client_key_path=target.client_key_path,
+            )
+            result = replace(result, tls=certificate)
+        return apply_gates(result, self.probe.gates)
+
+    def probe_server(self) -> HealthResult:
         grpc = _grpc()
         unimplemented = grpc.StatusCode.UNIMPLEMENTED
         if self.probe.protocol in ("auto", PROTOCOL_GRPC_HEALTH):
@@ -317,7 +339,7 @@ class _Checker:
         return self.from_milvus(decode_fields(reply))
 
     def from_health(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
-        status = _first(fields, 1, 0)
+        status = first(fields, 1, 0)
         latency = self.latency_ms()
         if status != _SERVING:
             name = SERVING_STATUS.get(status, str(status))
@@ -328,14 +350,14 @@ class _Checker:
 
     def from_milvus(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
         latency = self.latency_ms()
-        error_code, code, reason = _milvus_status(fields)
+        error_code, code, reason = milvus_status(fields)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
             return HealthResult(AUTH_FAILED, PROTOCOL_MILVUS, latency, reason=_auth_reason(reason))
         if error_code or code:
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reason or f"error {code}"
             )
-        if not _first(fields, 2, 0):
+        if not first(fields, 2, 0):
             reasons = "; ".join(r.decode("utf-8", "replace") for r in fields.get(3, []))
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reasons or "not healthy"
@@ -343,7 +365,7 @@ class _Checker:
         return self.healthy(PROTOCOL_MILVUS, latency)
 
     def healthy(self, protocol: str, latency: float) -> HealthResult:
-        if not self.probe.want_version:
+        if not self.probe.asks_version:
             return HealthResult(HEALTHY, protocol, latency)
         grpc = _grpc()
 
@@ -354,10 +376,10 @@ class _Checker:
                 return HealthResult(HEALTHY, protocol, latency, reason="version unknown")
             failed = self.failure(exc)
             return HealthResult(failed.status, protocol, latency, reason=failed.reason)
-        error_code, code, reason = _milvus_status(fields)
+        error_code, code, reason = milvus_status(fields)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
             return HealthResult(AUTH_FAILED, protocol, latency, reason=_auth_reason(reason))
-        version = _first(fields, 2, b"").decode("utf-8", "replace") or None
+        version = first(fields, 2, b"").decode("utf-8", "replace") or None
         return HealthResult(HEALTHY, protocol, latency, server_version=version)
 
     def failure(self, exc: grpc.RpcError) -> HealthResult:
@@ -391,6 +413,7 @@ _TLS_CAUSES = (
         "hostname verification",
         "the server's certificate does not match the name asked for (check --server-name)",
     ),
+    ("certificate has expired", "the server's certificate has expired"),
     ("certificate_verify_failed", "the server's certificate is not trusted (check --ca-pem-path)"),
     (
         "unwrap failed",
@@ -398,7 +421,7 @@ _TLS_CAUSES = (
         "--client-pem-path and --client-key-path)",
     ),
     ("bad_certificate", "the server refused the client certificate"),
-    ("certificate_expired", "a certificate has expired"),
+    ("certificate_expired", "the client certificate has expired"),
 )
 
 

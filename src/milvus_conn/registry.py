@@ -29,6 +29,7 @@ from .errors import (
     ConnectionConfigException,
     ConnectionNotExistException,
     ExitCode,
+    MilvusException,
     NotConnectedException,
     PlainSecretWarning,
     ProbeException,
@@ -114,16 +115,22 @@ class Connection:
                 self._channel.close()
                 self._channel = None
 
-    def _probe(self, timeout: float | None, want_version: bool) -> health.Probe:
+    def _probe(
+        self,
+        timeout: float | None,
+        want_version: bool,
+        gates: health.Gates = health.NO_GATES,
+        want_certificate: bool = False,
+    ) -> health.Probe:
         return health.Probe(
             target=self._target,
             credentials=self._credentials,
-            timeout=check_timeout(timeout)
-            if timeout is not None
-            else self.config.effective_timeout,
+            timeout=self.config.effective_timeout if timeout is None else check_timeout(timeout),
             service=self.config.health_service,
             protocol=self.config.probe,
             want_version=want_version,
+            want_certificate=want_certificate,
+            gates=gates,
         )
 
     def __repr__(self) -> str:
@@ -188,6 +195,8 @@ class Connections:
         token: str = "",
         *,
         wait: float = 0,
+        gates: health.Gates = health.NO_GATES,
+        want_certificate: bool = False,
         **kwargs: Any,
     ) -> Connection:
         """Probe the alias's server with credentials and register it as connected.
@@ -203,15 +212,17 @@ class Connections:
         try:
             credentials = self._credentials(alias, config, user, password, token, db_name)
             connection = Connection(alias, config, credentials, _target(config, self.store))
-            connection.result = self._probe_connect(alias, connection, wait)
+            probe = connection._probe(None, True, gates, want_certificate)
+            connection.result = self._probe_connect(alias, connection, probe, wait)
         except (ProbeException, ProfileException, ConnectionConfigException):
             self.disconnect(alias)  # as pymilvus: a failed connect leaves no live connection
             raise
         self._register(alias, connection, credentials.db_name, persist and not embedded)
         return connection
 
-    def _probe_connect(self, alias: str, connection: Connection, wait: float) -> HealthResult:
-        probe = connection._probe(None, want_version=True)
+    def _probe_connect(
+        self, alias: str, connection: Connection, probe: health.Probe, wait: float
+    ) -> HealthResult:
         try:
             result = health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
         except OSError as exc:
@@ -325,6 +336,7 @@ class Connections:
         probe: bool = True,
         wait: float = 0,
         timeout: float | None = None,
+        gates: health.Gates = health.NO_GATES,
     ) -> health.HealthResult | None:
         """`conn has`: the alias must exist and be connected; then, unless told not to,
         it must answer healthy now (retrying for up to `wait` seconds)."""
@@ -338,13 +350,32 @@ class Connections:
             return None
         handle = self.get_connection(alias)
         assert handle is not None
-        request = handle._probe(timeout, want_version=False)
+        request = handle._probe(timeout, want_version=False, gates=gates)
         try:
             if wait > 0:
                 return health.wait_until_healthy(request, wait)
             return health.check(request)
         except OSError as exc:
             raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+
+    def probe_many(
+        self, aliases: Sequence[str], **options: Any
+    ) -> list[health.HealthResult | MilvusException | None]:
+        """`conn has A B C`: `probe` for each alias at once; each answer is its result
+        (None when not probed) or the error that alias raised."""
+
+        def one(alias: str) -> health.HealthResult | MilvusException | None:
+            try:
+                return self.probe(alias, **options)
+            except MilvusException as exc:
+                return exc
+
+        if len(aliases) == 1:
+            return [one(aliases[0])]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(aliases), 64)) as pool:
+            return list(pool.map(one, aliases))
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: every alias with its state; with `check`, all probed at once."""
@@ -562,7 +593,7 @@ class Connections:
     def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> health.Probe:
         credentials = self._credentials(alias, config, "", "", "", "default")
         connection = Connection(alias, config, credentials, _target(config, self.store))
-        return connection._probe(timeout, want_version=True)
+        return connection._probe(timeout, want_version=True, want_certificate=True)
 
 
 def _warn_if_plain(alias: str, config: AliasConfig) -> None:

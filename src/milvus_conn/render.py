@@ -27,7 +27,7 @@ from .health import HealthResult
 from .registry import AliasInfo
 
 LIST_COLUMNS = ("ALIAS", "ADDRESS", "USER", "DB", "TLS", "STATE")
-CHECK_COLUMNS = ("HEALTH", "LATENCY", "VERSION")
+CHECK_COLUMNS = ("HEALTH", "LATENCY", "VERSION", "CERT")
 _ERROR_STATUS = (
     (NotConnectedException, "not_connected"),
     (ConnectionNotExistException, "unknown_alias"),
@@ -53,6 +53,10 @@ def configure(*, quiet: bool, verbose: bool) -> None:
 
 def is_quiet() -> bool:
     return _Settings.quiet
+
+
+def is_verbose() -> bool:
+    return _Settings.verbose
 
 
 def out(text: str) -> None:
@@ -145,7 +149,8 @@ def aliases(infos: Sequence[AliasInfo], *, as_json: bool) -> None:
 
 def _health_cells(result: HealthResult) -> list[str]:
     latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
-    return [result.status, latency, result.server_version or "-"]
+    cert = f"{result.tls.expires_in_days} days left" if result.tls else "-"
+    return [result.status, latency, result.server_version or "-", cert]
 
 
 def outcome_json(
@@ -192,6 +197,14 @@ def addr(config: dict[str, Any], *, as_json: bool) -> None:
         out(str(config["address"]))
 
 
+def diag_certificate(alias: str, result: HealthResult) -> None:
+    if result.tls is not None:
+        diag(
+            f"{alias}: certificate subject {result.tls.subject}, issuer {result.tls.issuer}, "
+            f"expires {result.tls.not_after} (in {result.tls.expires_in_days} days)"
+        )
+
+
 def exports(variables: dict[str, str], shell: Shell) -> None:
     """`export NAME='value'` lines (or fish's / PowerShell's) for `eval`."""
     for name, value in variables.items():
@@ -202,3 +215,32 @@ def exports(variables: dict[str, str], shell: Shell) -> None:
             out(f"$Env:{name} = '{escaped}'")
         else:
             out(f"export {name}={shlex.quote(value)}")
+
+
+Answer = HealthResult | MilvusException | None  # a probe's result, an error, or not probed
+
+
+def exit_code_of(answer: Answer) -> int:
+    if isinstance(answer, MilvusException):
+        return int(answer.exit_code)
+    return answer.exit_code if answer is not None else 0
+
+
+def answer_json(alias: str, answer: Answer) -> dict[str, Any]:
+    if isinstance(answer, MilvusException):
+        return failure_json(alias, answer)
+    return outcome_json(alias, answer, exit_code_of(answer), status="" if answer else "connected")
+
+
+def answer(alias: str, result: Answer, address: str) -> None:
+    """One `has` answer: healthy on stdout, the rest as `Error:` lines on stderr. Under
+    --quiet only errors that are not answers (usage, profile: exit 2 and 6) still print."""
+    if isinstance(result, MilvusException):
+        if not _Settings.quiet or result.exit_code in (2, 6):
+            err(f"Error: {result.message}")
+    elif result is None:
+        out(f"{alias}: connected (not probed)")
+    elif result.healthy:
+        out(describe_result(alias, address, result))
+    elif not _Settings.quiet:
+        err(f"Error: {describe_result(alias, address, result)}")

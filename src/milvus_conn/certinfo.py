@@ -1,0 +1,84 @@
+"""The server certificate of a TLS target: subject, issuer, days until it expires.
+
+gRPC does not hand a client its peer's certificate, so this makes one more TLS
+handshake with the standard library, verifying nothing (it describes; the probe
+judges), offering the client certificate when there is one, and reads the fields
+with the ssl module's own decoder. Part of the health core: it imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+_SECONDS_PER_DAY = 86400
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    not_after: str
+    expires_in_days: int
+
+
+def _name(rdns: Any) -> str:
+    """(('commonName', 'localhost'),), ... → 'CN=localhost, O=...'."""
+    short = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU"}
+    parts = [f"{short.get(k, k)}={v}" for rdn in rdns for k, v in rdn]
+    return ", ".join(parts)
+
+
+def describe_der(der: bytes, now: float | None = None) -> CertInfo:
+    """Decode a DER certificate with the ssl module's decoder (it reads only files)."""
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(ssl.DER_cert_to_PEM_cert(der))
+        fields = ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined]
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    not_after = fields["notAfter"]
+    left = ssl.cert_time_to_seconds(not_after) - (time.time() if now is None else now)
+    return CertInfo(
+        subject=_name(fields.get("subject", ())),
+        issuer=_name(fields.get("issuer", ())),
+        not_after=not_after,
+        expires_in_days=int(left // _SECONDS_PER_DAY),
+    )
+
+
+def peer_certificate(
+    address: str,
+    timeout: float,
+    *,
+    server_name: str = "",
+    client_pem_path: str = "",
+    client_key_path: str = "",
+) -> CertInfo | None:
+    """The certificate a TLS server at `host:port` presents, or None if none could be had."""
+    host, _, port = address.rpartition(":")
+    if not host or address.startswith("unix:"):
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    try:
+        if client_pem_path:
+            context.load_cert_chain(client_pem_path, client_key_path or None)
+        with (
+            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=server_name or host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        return describe_der(der) if der else None
+    except (OSError, ssl.SSLError, ValueError, KeyError):
+        return None
