@@ -410,12 +410,22 @@ def list_(
 
 
 @app.command()
-def addr(ctx: typer.Context, alias: OptionalAlias = None, as_json: Json = False) -> None:
+def addr(
+    ctx: typer.Context,
+    alias: OptionalAlias = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Every resolved setting and where it came from.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
     """Print the alias's address (or, with --json, its whole public config)."""
-    name = _registry(ctx).resolve_alias(alias)
     registry = _registry(ctx)
+    name = registry.resolve_alias(alias)
     registry.require_known(name)
-    render.addr(registry.get_connection_addr(name), as_json=as_json)
+    if explain:
+        render.explanation(registry.explain(name), as_json=as_json)
+    else:
+        render.addr(registry.get_connection_addr(name), as_json=as_json)
 
 
 @app.command()

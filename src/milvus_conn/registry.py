@@ -10,7 +10,6 @@ Resolution order on `connect`, as pymilvus: explicit address/uri/host/port, then
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 import warnings
@@ -21,8 +20,9 @@ from typing import Any
 from urllib import parse
 
 from . import address as addr
-from . import health, lite
+from . import explain, health, lite
 from .config import AliasConfig, check_alias, check_timeout
+from .credentials import resolve_secret
 from .errors import (
     PROBE_EXCEPTIONS,
     AliasExistsException,
@@ -400,6 +400,13 @@ class Connections:
             for (alias, config), result in zip(configs.items(), results, strict=True)
         ]
 
+    def explain(self, alias: str | None = None) -> dict[str, Any]:
+        """`conn addr --explain`: every setting `connect` would use, with its source."""
+        alias = _check_alias_type(self.resolve_alias(alias))
+        config = self._require(alias)
+        stored = alias in self.store.load().aliases
+        return explain.explain(alias, config, stored=stored, base_dir=self.store.base_dir)
+
     def resolve_alias(self, alias: str | None) -> str:
         """The alias itself, or for an omitted one: `$MILVUS_CONN_ALIAS`, else the profile's
         default (`conn use`), else `default`."""
@@ -545,14 +552,9 @@ class Connections:
         token: str,
         db_name: str,
     ) -> health.Credentials:
-        """Explicit values first, then `CONN_<ALIAS>_PASSWORD`/`_TOKEN`, the variables the
-        profile names, and last the plain values it holds."""
-        suffix = re.sub(r"[^A-Z0-9]", "_", alias.upper())
-        password = str(password or "") or os.environ.get(f"CONN_{suffix}_PASSWORD", "")
-        token = str(token or "") or os.environ.get(f"CONN_{suffix}_TOKEN", "")
-        if not password and not token:
-            password = _from_env(alias, "password_env", config.password_env) or config.password
-            token = _from_env(alias, "token_env", config.token_env) or config.token
+        """The user, db and secrets to send (credentials.py says where secrets come from)."""
+        password, _ = resolve_secret(alias, config, "password", str(password or ""))
+        token, _ = resolve_secret(alias, config, "token", str(token or ""))
         return health.Credentials(
             user=str(user or "") or config.user,
             password=password,
@@ -609,17 +611,6 @@ def _warn_if_plain(alias: str, config: AliasConfig) -> None:
 def _db(db_name: str) -> str:
     """pymilvus's `db_name="default"` means "not chosen": a stored or URI db_name wins."""
     return "" if db_name in ("default", None) else str(db_name)
-
-
-def _from_env(alias: str, key: str, variable: str) -> str:
-    if not variable:
-        return ""
-    value = os.environ.get(variable)
-    if value is None:
-        raise ProfileException(
-            f"alias {alias!r}: {key} names ${variable}, which is not set in the environment"
-        )
-    return value
 
 
 def _builtin_default() -> AliasConfig:

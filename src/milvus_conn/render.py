@@ -197,6 +197,20 @@ def addr(config: dict[str, Any], *, as_json: bool) -> None:
         out(str(config["address"]))
 
 
+def explanation(report: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    rows = [(field, _shown(item["value"]), item["source"]) for field, item in report.items()]
+    table(("SETTING", "VALUE", "SOURCE"), rows)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "-" if value in ("", None) else str(value)
+
+
 def diag_certificate(alias: str, result: HealthResult) -> None:
     if result.tls is not None:
         diag(

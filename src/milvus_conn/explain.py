@@ -1,0 +1,82 @@
+"""`conn addr ALIAS --explain`: each resolved setting and where it came from.
+
+Sources: `profile` (stored for the alias), `uri` (read from the alias's URI: address,
+TLS from https, user, db_name from the path), `env:NAME` (an environment variable:
+`$MILVUS_URI` outranks a stored alias, as in pymilvus; `$MILVUS_CONN_TIMEOUT`; secret
+variables), or `default`. Secrets are shown only as "set" or "unset".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from . import address as addr
+from .config import SECRET_KEYS, AliasConfig, default_timeout
+from .credentials import SECRET_KINDS, resolve_secret
+from .errors import ProfileException
+
+_FROM_URI = ("address", "secure", "user", "db_name")
+_HIDDEN = {*SECRET_KEYS, "password_env", "token_env", "extra"}
+
+
+def explain(alias: str, config: AliasConfig, *, stored: bool, base_dir: Path) -> dict[str, Any]:
+    """{field: {"value": ..., "source": ...}} for every setting `connect` would use."""
+    env_uri = os.environ.get("MILVUS_URI", "")
+    uri_source = "uri"
+    if env_uri:  # pymilvus's priority: $MILVUS_URI, then the stored alias
+        config, stored, uri_source = (
+            AliasConfig.from_options({"uri": env_uri}),
+            False,
+            "env:MILVUS_URI",
+        )
+    parsed = addr.parse_uri(config.uri) if config.uri else None
+    defaults = AliasConfig(address=config.address)
+    report: dict[str, Any] = {}
+    for f in fields(AliasConfig):
+        if f.name in _HIDDEN:
+            continue
+        value = getattr(config, f.name)
+        from_uri = parsed is not None and _from_uri(f.name, value, parsed)
+        if from_uri or (f.name == "uri" and env_uri):
+            source = uri_source
+        elif f.name != "address" and value == getattr(defaults, f.name):
+            source = "default"
+        else:
+            source = "profile" if stored else "default"
+        report[f.name] = {"value": value, "source": source}
+    report["db_name"]["value"] = config.db_name or "default"
+    report["timeout"] = _timeout(config)
+    for key, path in config.resolved_tls_paths(base_dir).items():
+        report[key]["value"] = path
+    for kind in SECRET_KINDS:
+        report[kind] = _secret(alias, config, kind)
+    return report
+
+
+def _from_uri(name: str, value: object, parsed: addr.ParsedAddress) -> bool:
+    if name not in _FROM_URI:
+        return False
+    if name == "address":
+        return True
+    if name == "secure":
+        return parsed.secure and value is True
+    return bool(value) and getattr(parsed, name) == value
+
+
+def _timeout(config: AliasConfig) -> dict[str, Any]:
+    if config.timeout is not None:
+        return {"value": config.timeout, "source": "profile"}
+    if os.environ.get("MILVUS_CONN_TIMEOUT"):
+        return {"value": default_timeout(), "source": "env:MILVUS_CONN_TIMEOUT"}
+    return {"value": default_timeout(), "source": "default"}
+
+
+def _secret(alias: str, config: AliasConfig, kind: str) -> dict[str, Any]:
+    try:
+        value, source = resolve_secret(alias, config, kind)
+    except ProfileException:
+        return {"value": "unset", "source": f"env:{getattr(config, f'{kind}_env')} (not set)"}
+    return {"value": "set" if value else "unset", "source": source if value else "default"}
