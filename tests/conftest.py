@@ -15,6 +15,8 @@ from milvus_conn import Connections
 from milvus_conn.cli import app
 
 from . import servers
+from .certs import make_certs
+from .milvus_server import MilvusServer, TLSFiles
 
 # Variables that would make a test depend on the machine it runs on.
 _ISOLATE = (
@@ -153,5 +155,60 @@ def http1_server() -> Iterator[servers.SocketServer]:
 @pytest.fixture
 def closing_server() -> Iterator[servers.SocketServer]:
     server = servers.SocketServer(servers.close_at_once)
+    yield server
+    server.stop()
+
+
+# the real Milvus 2.3.5 (Go) server, one per flavour per test session -----------------------
+
+
+def _start(**kwargs) -> MilvusServer:
+    server = MilvusServer(**kwargs)
+    if not server.launcher.exists():
+        pytest.skip("milvus==2.3.5 is not installed (Linux x86_64 only)")
+    return server.start()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("certs")
+    make_certs(out)
+    return out
+
+
+def _tls(certs: Path) -> TLSFiles:
+    return TLSFiles(
+        ca=certs / "ca.pem",
+        server_cert=certs / "server.pem",
+        server_key=certs / "server.key",
+        client_cert=certs / "client.pem",
+        client_key=certs / "client.key",
+    )
+
+
+@pytest.fixture(scope="session")
+def milvus() -> Iterator[MilvusServer]:
+    server = _start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_auth() -> Iterator[MilvusServer]:
+    server = _start(auth=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_tls(certs: Path) -> Iterator[MilvusServer]:
+    server = _start(tls_mode=1, tls=_tls(certs))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_mtls(certs: Path) -> Iterator[MilvusServer]:
+    server = _start(tls_mode=2, tls=_tls(certs))
     yield server
     server.stop()

@@ -4,70 +4,15 @@ with authentication, with one-way TLS and with mutual TLS."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from milvus_conn import AuthenticationException, Connections
 
-from .certs import SERVER_NAME, make_certs
-from .milvus_server import MilvusServer, TLSFiles
+from .certs import SERVER_NAME
 
 pytestmark = pytest.mark.slow
 ROOT_PASSWORD = "Milvus"
-
-
-def _start(**kwargs) -> MilvusServer:
-    server = MilvusServer(**kwargs)
-    if not server.launcher.exists():
-        pytest.skip("milvus==2.3.5 is not installed (Linux x86_64 only)")
-    return server.start()
-
-
-@pytest.fixture(scope="session")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("certs")
-    make_certs(out)
-    return out
-
-
-def _tls(certs: Path) -> TLSFiles:
-    return TLSFiles(
-        ca=certs / "ca.pem",
-        server_cert=certs / "server.pem",
-        server_key=certs / "server.key",
-        client_cert=certs / "client.pem",
-        client_key=certs / "client.key",
-    )
-
-
-@pytest.fixture(scope="session")
-def milvus() -> Iterator[MilvusServer]:
-    server = _start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def milvus_auth() -> Iterator[MilvusServer]:
-    server = _start(auth=True)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def milvus_tls(certs: Path) -> Iterator[MilvusServer]:
-    server = _start(tls_mode=1, tls=_tls(certs))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def milvus_mtls(certs: Path) -> Iterator[MilvusServer]:
-    server = _start(tls_mode=2, tls=_tls(certs))
-    yield server
-    server.stop()
 
 
 # plain ---------------------------------------------------------------------------------

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from . import lite, render
+from . import lite, metrics, render
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .health import Gates
 from .registry import Connections
@@ -426,6 +427,42 @@ def addr(
         render.explanation(registry.explain(name), as_json=as_json)
     else:
         render.addr(registry.get_connection_addr(name), as_json=as_json)
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    alias: OptionalAlias = None,
+    for_seconds: Annotated[
+        float | None, typer.Option("--for", help="Stop after this many seconds.", min=0)
+    ] = None,
+    changes: Annotated[
+        int | None, typer.Option("--changes", help="Stop after N changes of status.", min=0)
+    ] = None,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between polls where the server has no Watch.")
+    ] = 2.0,
+    prometheus: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Keep a node-exporter textfile.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Print the alias's health now and on every change (Ctrl-C stops)."""
+    registry = _registry(ctx)
+    name = registry.resolve_alias(alias)
+    until = time.monotonic() + for_seconds if for_seconds is not None else None
+    code, seen = ExitCode.OK, -1
+    try:
+        for result in registry.watch(name, interval=interval, until=until):
+            render.change(name, result, as_json=as_json)
+            if prometheus:
+                metrics.write_textfile(prometheus, name, result)
+            code, seen = result.exit_code, seen + 1
+            if changes is not None and seen >= changes:
+                break
+    except KeyboardInterrupt:
+        pass
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -253,24 +253,28 @@ class ProfileStore:
                     leftover.unlink()
 
     def _write(self, path: Path, data: bytes) -> None:
-        try:
-            fd, temp = tempfile.mkstemp(
-                prefix=self._temp_prefix(path), suffix=".tmp", dir=self.base_dir
-            )
-        except OSError as exc:
-            raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, FILE_MODE)
-            os.replace(temp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
-        _fsync_dir(self.base_dir)
+        atomic_write(path, data)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Write a temp file `.NAME.*.tmp` beside `path`, fsync, rename: readers see the old
+    file or the new one, never a torn one. ProfileException if it cannot be written."""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
+    _fsync_dir(path.parent)
 
 
 def _lock_timeout() -> float:

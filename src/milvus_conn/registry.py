@@ -13,14 +13,14 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib import parse
 
 from . import address as addr
-from . import explain, health, lite
+from . import explain, health, lite, watch
 from .config import AliasConfig, check_alias, check_timeout
 from .credentials import resolve_secret
 from .errors import (
@@ -399,6 +399,15 @@ class Connections:
             )
             for (alias, config), result in zip(configs.items(), results, strict=True)
         ]
+
+    def watch(
+        self, alias: str | None = None, *, interval: float = 2.0, until: float | None = None
+    ) -> Iterator[health.HealthResult]:
+        """`conn watch`: the alias's health now, then each change of status."""
+        alias = check_alias(self.resolve_alias(alias))
+        check_timeout(interval, "interval")
+        probe = self._probe_for(alias, self._require(alias), None)
+        return watch.changes(probe, interval=interval, until=until)
 
     def explain(self, alias: str | None = None) -> dict[str, Any]:
         """`conn addr --explain`: every setting `connect` would use, with its source."""

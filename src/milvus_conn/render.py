@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any
@@ -209,6 +210,19 @@ def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "-" if value in ("", None) else str(value)
+
+
+def change(alias: str, result: HealthResult, *, as_json: bool) -> None:
+    """One `conn watch` line, flushed at once so a pipe sees it as it happens."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if as_json:
+        data = {"time": stamp, "alias": alias, **outcome_json(alias, result, result.exit_code)}
+        out(json.dumps(data, ensure_ascii=False))
+    else:
+        latency = f" {result.latency_ms:.1f} ms" if result.latency_ms is not None else ""
+        reason = f" ({result.reason})" if result.reason and not result.healthy else ""
+        out(f"{stamp} {alias} {result.status}{latency}{reason}")
+    sys.stdout.flush()
 
 
 def diag_certificate(alias: str, result: HealthResult) -> None:

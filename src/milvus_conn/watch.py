@@ -1,0 +1,94 @@
+"""Follow a target's health over time and report each change of status.
+
+Uses the `grpc.health.v1.Health/Watch` stream where the server has it (the server
+pushes changes), and polls (`check`: Health/Check or Milvus CheckHealth) where it does
+not, such as Milvus Lite. Part of the health core: it knows nothing of profiles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from .health import (
+    PROTOCOL_GRPC_HEALTH,
+    PROTOCOL_MILVUS,
+    SERVING_STATUS,
+    UNHEALTHY,
+    HealthResult,
+    Probe,
+    _grpc,
+    check,
+    open_channel,
+)
+from .wire import decode_fields, encode_string_field, first
+
+HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
+_SERVING = 1
+
+
+def changes(probe: Probe, *, interval: float, until: float | None = None) -> Iterator[HealthResult]:
+    """Yield the first result, then one for every change of status, until `until`
+    (a time.monotonic() value) or forever."""
+    last: str | None = None
+    for result in _observations(probe, interval, until):
+        if result.status != last:
+            last = result.status
+            yield result
+
+
+def _remaining(until: float | None) -> float | None:
+    return None if until is None else until - time.monotonic()
+
+
+def _observations(probe: Probe, interval: float, until: float | None) -> Iterator[HealthResult]:
+    streaming = probe.protocol in ("auto", PROTOCOL_GRPC_HEALTH)
+    while (_remaining(until) or 1) > 0:
+        if streaming:
+            supported = yield from _stream(probe, until)
+            if supported:
+                time.sleep(min(interval, max(_remaining(until) or interval, 0)))
+                continue
+            streaming = False
+        started = time.monotonic()
+        yield check(probe)
+        pause = interval - (time.monotonic() - started)
+        remaining = _remaining(until)
+        time.sleep(max(0.0, min(pause, remaining if remaining is not None else pause)))
+
+
+def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
+    """Results from one Watch stream; returns False if the server has no Watch."""
+    grpc = _grpc()
+    channel = open_channel(probe.target)
+    try:
+        now = check(probe, channel)
+        if now.protocol == PROTOCOL_MILVUS:  # no grpc.health.v1 here: poll instead
+            return False
+        if now.protocol is None:  # unreachable, refused credentials: say so, retry later
+            yield now
+            return True
+        remaining = _remaining(until)
+        call = channel.unary_stream(HEALTH_WATCH)(
+            encode_string_field(1, probe.service),
+            timeout=remaining if remaining is not None else None,
+            metadata=probe.credentials.metadata(),
+        )
+        try:
+            for reply in call:
+                status = first(decode_fields(reply), 1, 0)
+                if status == _SERVING:
+                    yield check(probe, channel)  # the latency of a health answer, now
+                else:
+                    name = SERVING_STATUS.get(status, str(status))
+                    yield HealthResult(
+                        UNHEALTHY, PROTOCOL_GRPC_HEALTH, reason=f"health status {name}"
+                    )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return False
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                yield check(probe)  # the stream broke: say what the server looks like now
+        return True
+    finally:
+        channel.close()
