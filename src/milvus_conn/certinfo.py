@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import ssl
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,6 +35,8 @@ def _name(rdns: Any) -> str:
 
 def describe_der(der: bytes, now: float | None = None) -> CertInfo:
     """Decode a DER certificate with the ssl module's decoder (it reads only files)."""
+    import ssl  # here, not at import: most commands never need it
+
     fd, path = tempfile.mkstemp(suffix=".pem")
     try:
         with os.fdopen(fd, "w") as handle:
@@ -64,6 +64,9 @@ def peer_certificate(
     client_key_path: str = "",
 ) -> CertInfo | None:
     """The certificate a TLS server at `host:port` presents, or None if none could be had."""
+    import socket
+    import ssl
+
     host, _, port = address.rpartition(":")
     if not host or address.startswith("unix:"):
         return None

@@ -20,7 +20,6 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -243,6 +242,8 @@ def check_many(probes: Sequence[Probe]) -> list[HealthResult]:
     """All probes at once, one channel per distinct target; wall time about one probe's."""
     if not probes:
         return []
+    from concurrent.futures import ThreadPoolExecutor
+
     channels: dict[Target, grpc.Channel] = {}
     try:
         for probe in probes:
