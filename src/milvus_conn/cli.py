@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from . import lite, metrics, render
 from .errors import ConnectionConfigException, ExitCode, MilvusException
-from .health import Gates
+from .health import Gates, HealthResult
 from .registry import Connections
 
 COMPLETE_VAR = "_CONN_COMPLETE"  # what the scripts in completions/ set
@@ -304,7 +304,6 @@ def connect(
         password_env=password_env, token_env=token_env,
     )  # fmt: skip
     name = _registry(ctx).resolve_alias(alias)
-    _diag_target(_registry(ctx), name)
     try:
         handle = _registry(ctx).connect(
             alias, user=user or "", password=password, token=token,
@@ -316,6 +315,7 @@ def connect(
             render.emit_json(render.failure_json(name, exc))
         _fail(exc)
     assert handle.result is not None
+    render.diag_probe(name, handle.config.public(), handle.result)
     render.diag_certificate(name, handle.result)
     if as_json:
         render.emit_json(render.outcome_json(name, handle.result, ExitCode.OK))
@@ -368,8 +368,6 @@ def has(
         render.configure(quiet=True, verbose=False)
     registry = _registry(ctx)
     names = [registry.resolve_alias(a) for a in aliases or [None]]
-    for name in names:
-        _diag_target(registry, name, probing=not no_probe)
     gates = Gates(min_version or "", max_latency, min_cert_days)
     answers = registry.probe_many(
         names, probe=not no_probe, wait=wait, timeout=timeout, gates=gates
@@ -379,20 +377,12 @@ def has(
     if as_json:
         render.emit_json(objects[0] if len(names) == 1 and not (all_ or any_) else objects)
     for name, answer in zip(names, answers, strict=True):
+        if isinstance(answer, HealthResult):
+            render.diag_probe(name, registry.get_connection_addr(name), answer)
         if not as_json or isinstance(answer, MilvusException):
             render.answer(name, answer, registry.get_connection_addr(name).get("address", ""))
     passed = [code for code in codes if code == ExitCode.OK]
     raise typer.Exit((ExitCode.OK if passed else min(codes)) if any_ else max(codes))
-
-
-def _diag_target(registry: Connections, alias: str, *, probing: bool = True) -> None:
-    """--verbose: what is about to be probed, and how (no secret is in the public config)."""
-    config = registry.get_connection_addr(alias)
-    if probing and config:
-        render.diag(
-            f"{alias}: probing {config['address']} (tls {'on' if config.get('secure') else 'off'}"
-            f", probe {config.get('probe', 'auto')}, timeout {config.get('timeout', 'default')})"
-        )
 
 
 @app.command("list")
@@ -406,6 +396,9 @@ def list_(
 ) -> None:
     """Show every alias; with --check, probe them all concurrently."""
     infos = _registry(ctx).describe(check=check, timeout=timeout)
+    for info in infos:
+        if info.health is not None:
+            render.diag_probe(info.alias, info.config, info.health)
     render.aliases(infos, as_json=as_json)
     raise typer.Exit(max((i.health.exit_code for i in infos if i.health), default=0))
 

@@ -156,6 +156,8 @@ class Connections:
         self._store: ProfileStore | None = None
         self._lock = threading.RLock()
         self._handles: dict[str, Connection] = {}
+        # Embedded Milvus Lite aliases live and die with this process: never in the files.
+        self._embedded: dict[str, tuple[AliasConfig, dict[str, Any]]] = {}
 
     @property
     def store(self) -> ProfileStore:
@@ -217,7 +219,7 @@ class Connections:
         except (ProbeException, ProfileException, ConnectionConfigException):
             self.disconnect(alias)  # as pymilvus: a failed connect leaves no live connection
             raise
-        self._register(alias, connection, credentials.db_name, persist and not embedded)
+        self._register(alias, connection, credentials.db_name, persist, embedded=embedded)
         return connection
 
     def _probe_connect(
@@ -240,19 +242,20 @@ class Connections:
             handle = self._handles.pop(alias, None)
             if handle is not None:
                 handle.close()
+            self._embedded.pop(alias, None)
             if alias in self.store.load_state().connected:
                 self.store.update_state(lambda state: _state_without(state, alias))
 
     def has_connection(self, alias: str) -> bool:
         """True only if the alias exists and its connection has been established."""
         _check_alias_type(alias)
-        return alias in self.store.load_state().connected and alias in self._configs()
+        return alias in self._connected() and alias in self._configs()
 
     def get_connection(self, alias: str | None = None) -> Connection | None:
         """The live handle, opened lazily (no probe) if another process connected it."""
         alias = _check_alias_type(self.resolve_alias(alias))
         with self._lock:
-            entry = self.store.load_state().connected.get(alias)
+            entry = self._connected().get(alias)
             handle = self._handles.get(alias)
             if entry is None or alias not in self._configs():
                 if handle is not None:
@@ -272,7 +275,7 @@ class Connections:
         config = self._configs().get(alias)
         if config is None:
             return {}
-        entry = self.store.load_state().connected.get(alias)
+        entry = self._connected().get(alias)
         if entry is not None:
             return {k: v for k, v in entry.items() if k != "since"}
         return {"address": config.address, "user": config.user, **config.public()}
@@ -442,7 +445,7 @@ class Connections:
                 raise ConnectionNotExistException(f"unknown alias {alias!r}")
         chosen = {a: c for a, c in stored.items() if not aliases or a in aliases}
         clean = {a: c.with_changes(password="", token="") for a, c in chosen.items()}
-        return tomli_w.dumps(Profile(aliases=clean).to_toml())
+        return tomli_w.dumps(Profile(aliases=clean, extra=self.store.load().extra).to_toml())
 
     def import_profile(self, path: str | os.PathLike[str], *, force: bool = False) -> list[str]:
         """`conn import`: merge another profile's aliases; conflicts refused unless forced."""
@@ -462,7 +465,7 @@ class Connections:
                 )
             for alias, config in incoming.items():
                 self._refuse_readdress(alias, config.address)
-            return _with_aliases(profile, incoming)
+            return _with_aliases(profile, incoming, keep_extra=False)
 
         self.store.update(change)
         for alias, config in incoming.items():
@@ -484,6 +487,8 @@ class Connections:
         if not uri.startswith("unix:"):
             scheme = "https" if config.secure else "http"
             uri = f"{scheme}://{userinfo + '@' if userinfo else ''}{config.address}"
+            if config.db_name and config.db_name != "default":
+                uri += "/" + parse.quote(config.db_name, safe="")
         variables = {
             "MILVUS_URI": uri,
             "MILVUS_CONN_ALIAS": alias,
@@ -505,10 +510,18 @@ class Connections:
     def _configs(self) -> dict[str, AliasConfig]:
         """Stored aliases, plus the built-in default when the profile has none."""
         configs = dict(self.store.load().aliases)
+        configs.update({alias: config for alias, (config, _) in self._embedded.items()})
         name = builtin_alias()
         if name not in configs:
             configs = {name: _builtin_default(), **configs}
         return configs
+
+    def _connected(self) -> dict[str, dict[str, Any]]:
+        """Connected aliases: the state file's, and this process's embedded ones."""
+        connected = self.store.load_state().connected
+        if not self._embedded:
+            return connected
+        return {**connected, **{alias: entry for alias, (_, entry) in self._embedded.items()}}
 
     def _require(self, alias: str) -> AliasConfig:
         config = self._configs().get(alias)
@@ -571,7 +584,15 @@ class Connections:
             db_name=_db(db_name) or config.db_name or "default",
         )
 
-    def _register(self, alias: str, connection: Connection, db_name: str, persist: bool) -> None:
+    def _register(
+        self,
+        alias: str,
+        connection: Connection,
+        db_name: str,
+        persist: bool,
+        *,
+        embedded: bool = False,
+    ) -> None:
         entry = {
             "address": connection.address,
             "user": connection.config.user,
@@ -581,9 +602,14 @@ class Connections:
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         with self._lock:
-            if persist:
-                self.store.update(lambda p: _with_aliases(p, {alias: connection.config}, keep=True))
-            self.store.update_state(lambda state: State({**state.connected, alias: entry}))
+            if embedded:
+                self._embedded[alias] = (connection.config, entry)
+            else:
+                self._embedded.pop(alias, None)
+                if persist:
+                    config = {alias: connection.config}
+                    self.store.update(lambda p: _with_aliases(p, config, keep=True))
+                self.store.update_state(lambda state: State({**state.connected, alias: entry}))
             previous = self._handles.pop(alias, None)
             if previous is not None:
                 previous.close()
@@ -639,9 +665,14 @@ def _target(config: AliasConfig, store: ProfileStore) -> health.Target:
 
 
 def _with_aliases(
-    profile: Profile, configs: dict[str, AliasConfig], *, keep: bool = False
+    profile: Profile,
+    configs: dict[str, AliasConfig],
+    *,
+    keep: bool = False,
+    keep_extra: bool = True,
 ) -> Profile:
-    """The profile with `configs` stored (kept as they are when `keep` and present)."""
+    """The profile with `configs` stored (those present left alone when `keep`; their
+    unknown keys carried over when `keep_extra`)."""
     if keep:
         configs = {a: c for a, c in configs.items() if a not in profile.aliases}
         if not configs:
@@ -649,7 +680,8 @@ def _with_aliases(
     merged = dict(profile.aliases)
     for alias, config in configs.items():
         old = merged.get(alias)
-        merged[alias] = config.with_changes(extra=old.extra) if old is not None else config
+        carry = old is not None and keep_extra
+        merged[alias] = config.with_changes(extra=old.extra) if carry else config
     return profile.replace(aliases=merged)
 
 

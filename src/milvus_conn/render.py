@@ -86,6 +86,8 @@ def _on_terminal() -> bool:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A rich table on a terminal (colourless under NO_COLOR), aligned columns otherwise."""
+    if _Settings.quiet:
+        return
     if not _on_terminal():
         widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
         for row in (headers, *rows):
@@ -225,6 +227,16 @@ def change(alias: str, result: HealthResult, *, as_json: bool) -> None:
     sys.stdout.flush()
 
 
+def diag_probe(alias: str, config: dict[str, Any], result: HealthResult) -> None:
+    """--verbose: what was probed, how, and what answered (the public config has no secret)."""
+    diag(
+        f"{alias}: probed {config.get('address', '?')} (tls "
+        f"{'on' if config.get('secure') else 'off'}, probe {config.get('probe', 'auto')}, "
+        f"timeout {config.get('timeout', 'default')}): {result.status}"
+        f" via {result.protocol or '-'}"
+    )
+
+
 def diag_certificate(alias: str, result: HealthResult) -> None:
     if result.tls is not None:
         diag(
@@ -236,8 +248,9 @@ def diag_certificate(alias: str, result: HealthResult) -> None:
 def exports(variables: dict[str, str], shell: Shell) -> None:
     """`export NAME='value'` lines (or fish's / PowerShell's) for `eval`."""
     for name, value in variables.items():
-        if shell is Shell.fish:
-            out(f"set -gx {name} {shlex.quote(value)};")
+        if shell is Shell.fish:  # fish: only \\ and \' are escapes inside '...'
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            out(f"set -gx {name} '{escaped}';")
         elif shell is Shell.powershell:
             escaped = value.replace("'", "''")
             out(f"$Env:{name} = '{escaped}'")
