@@ -18,6 +18,11 @@ NETWORK_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
 _ILLEGAL_URI = "Illegal uri: [{}], expected form 'http[s]://[user:password@]example.com[:12345]'"
 
 
+def shown(value: object) -> str:
+    """A value as it may appear in a one-line message: control characters escaped."""
+    return value if isinstance(value, str) and value.isprintable() else repr(value)
+
+
 @dataclass(frozen=True)
 class ParsedAddress:
     """A normalised `host:port` (or `unix:path`) plus what the URI carried besides."""
@@ -49,7 +54,9 @@ def verify_host_port(host: object, port: object) -> None:
     if not is_legal_port(port):
         raise ConnectionConfigException("Type of 'port' must be str or int.")
     if not 1 <= int(port) <= 65535:  # type: ignore[arg-type]
-        raise ConnectionConfigException(f"port number {port} out of range, valid range [1, 65535]")
+        raise ConnectionConfigException(
+            f"port number {shown(port)} out of range, valid range [1, 65535]"
+        )
 
 
 def _split_address(address: str) -> tuple[str, str] | None:
@@ -64,7 +71,7 @@ def parse_address(address: object) -> ParsedAddress:
     pair = _split_address(address) if isinstance(address, str) else None
     if pair is None or not is_legal_host(pair[0]) or not is_legal_port(pair[1]):
         raise ConnectionConfigException(
-            f"Illegal address: {address}, should be in form 'localhost:19530'"
+            f"Illegal address: {shown(address)}, should be in form 'localhost:19530'"
         )
     verify_host_port(*pair)
     return ParsedAddress(f"{pair[0]}:{int(pair[1])}")
@@ -72,17 +79,17 @@ def parse_address(address: object) -> ParsedAddress:
 
 def parse_uri(uri: object) -> ParsedAddress:
     """`http[s]://[user:password@]host[:port][/db_name]`, `tcp://`, `grpc://` or `unix:`."""
-    if not isinstance(uri, str):
-        raise ConnectionConfigException(_ILLEGAL_URI.format(uri))
+    if not isinstance(uri, str) or not uri.isprintable():  # urlparse drops \t and \n silently
+        raise ConnectionConfigException(_ILLEGAL_URI.format(shown(uri)))
     if uri.startswith("unix:"):
         return parse_address(uri)
     try:
         parsed = parse.urlparse(uri)
         port = parsed.port
     except ValueError as exc:
-        raise ConnectionConfigException(f"{_ILLEGAL_URI.format(uri)}: {exc}") from None
+        raise ConnectionConfigException(f"{_ILLEGAL_URI.format(shown(uri))}: {exc}") from None
     if not parsed.netloc or parsed.scheme.lower() not in NETWORK_SCHEMES:
-        raise ConnectionConfigException(_ILLEGAL_URI.format(uri))
+        raise ConnectionConfigException(_ILLEGAL_URI.format(shown(uri)))
     host = parsed.hostname or DEFAULT_HOST
     secure = parsed.scheme.lower() == "https"
     default_port = HTTPS_PORT if secure else DEFAULT_PORT

@@ -80,7 +80,7 @@ app = typer.Typer(
 
 def _fail(exc: MilvusException, *, quiet: bool = False) -> NoReturn:
     if not quiet:
-        render.err(f"Error: {exc.message}")
+        render.err(f"Error: {exc.message}".replace("\n", "\\n"))  # always one line
     raise typer.Exit(exc.exit_code)
 
 

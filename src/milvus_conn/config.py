@@ -85,7 +85,7 @@ class AliasConfig:
                 raise ConnectionConfigException(f"{f.name} must not contain a NUL character")
         if not isinstance(self.secure, bool):
             raise ConnectionConfigException(f"secure must be true or false, got {self.secure!r}")
-        addr.resolve(address=self.address)
+        addr.parse_address(self.address)
         if self.timeout is not None:
             object.__setattr__(self, "timeout", check_timeout(self.timeout))
         if self.probe not in PROBES:
@@ -117,6 +117,9 @@ class AliasConfig:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> AliasConfig:
         """Build from add_connection/CLI keywords: address > uri > host/port, as pymilvus."""
+        odd = [key for key in options if not isinstance(key, str)]
+        if odd:
+            raise ConnectionConfigException(f"option names must be strings, got {odd[0]!r}")
         options = {k: v for k, v in options.items() if v is not None}
         target = addr.resolve(
             options.pop("address", ""),
@@ -152,7 +155,9 @@ class AliasConfig:
         values = {k: v for k, v in table.items() if k in known}
         if "address" not in values:
             uri = values.get("uri")
-            values["address"] = addr.parse_uri(uri).address if uri else ""
+            if not uri:
+                raise ConnectionConfigException("address (or uri) is missing")
+            values["address"] = addr.parse_uri(uri).address
         if isinstance(values.get("timeout"), int) and not isinstance(values["timeout"], bool):
             values["timeout"] = float(values["timeout"])
         extra = {k: v for k, v in table.items() if k not in known}

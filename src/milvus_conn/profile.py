@@ -135,7 +135,7 @@ class ProfileStore:
         except UnicodeDecodeError as exc:
             raise ProfileException(f"{self.path}: not UTF-8 text (byte {exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ProfileException(f"{self.path}: invalid TOML: {exc}") from None
+            raise ProfileException(f"{self.path}: invalid TOML: {_located(exc, data)}") from None
         version = document.pop("version", PROFILE_VERSION)
         if not isinstance(version, int) or isinstance(version, bool):
             raise ProfileException(f"{self.path}: version must be an integer, got {version!r}")
@@ -275,6 +275,17 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             os.unlink(temp)
         raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
     _fsync_dir(path.parent)
+
+
+def _located(exc: Exception, data: bytes) -> str:
+    """tomllib's message, with a line and column also where it says only "end of document"
+    (a file cut short by an editor or a full disk)."""
+    message = str(exc)
+    if "(at end of document)" not in message:
+        return message
+    lines = data.decode("utf-8").split("\n")
+    where = f"(at end of document, line {len(lines)}, column {len(lines[-1]) + 1})"
+    return message.replace("(at end of document)", where)
 
 
 def _lock_timeout() -> float:
