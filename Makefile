@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint completions shells clean
+.PHONY: setup demo test lint bench completions shells clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ setup: $(STAMP)
 
 demo: setup
 	bash scripts/demo.sh
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
 
 test: setup lint shells
 	$(BIN)/python -m pytest
@@ -27,8 +30,8 @@ shells:
 	@bash scripts/install-shells.sh
 
 lint: setup
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
