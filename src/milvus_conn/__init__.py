@@ -23,10 +23,19 @@ from .errors import (
     ServerUnhealthyException,
     ServerUnreachableException,
 )
-from .health import HealthResult
 from .registry import AliasInfo, Connection, Connections
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """HealthResult from the health core, imported when asked for (grpc never is)."""
+    if name == "HealthResult":
+        from .health import HealthResult
+
+        return HealthResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 connections = Connections()
 

@@ -6,7 +6,7 @@ deliberate difference is the port range, 1-65535 (pymilvus accepts 0, rejects 65
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib import parse
 
 from .errors import ConnectionConfigException
@@ -23,8 +23,7 @@ def shown(value: object) -> str:
     return value if isinstance(value, str) and value.isprintable() else repr(value)
 
 
-@dataclass(frozen=True)
-class ParsedAddress:
+class ParsedAddress(NamedTuple):
     """A normalised `host:port` (or `unix:path`) plus what the URI carried besides."""
 
     address: str

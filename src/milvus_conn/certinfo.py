@@ -12,14 +12,12 @@ import contextlib
 import os
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _SECONDS_PER_DAY = 86400
 
 
-@dataclass(frozen=True)
-class CertInfo:
+class CertInfo(NamedTuple):
     subject: str
     issuer: str
     not_after: str

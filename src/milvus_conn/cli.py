@@ -15,9 +15,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from . import lite, metrics, render
+from . import lite, render
 from .errors import ConnectionConfigException, ExitCode, MilvusException
-from .health import Gates, HealthResult
 from .registry import Connections
 
 COMPLETE_VAR = "_CONN_COMPLETE"  # what the scripts in completions/ set
@@ -32,8 +31,13 @@ class _Group(TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except _ClickException as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-            render.err(f"Error: {exc.format_message()}{where}")
+            if type(exc).__name__ == "NoArgsIsHelpError":  # plain `conn`: the help, exit 2
+                render.out(exc.format_message())
+            else:
+                where = (
+                    f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+                )
+                render.err(f"Error: {exc.format_message()}{where}")
             code = exc.exit_code
         except typer.Abort:
             code = ExitCode.FALSE
@@ -65,17 +69,18 @@ class _Group(TyperGroup):
             raise typer.Exit(ExitCode.FALSE) from None
 
 
-app = typer.Typer(
-    cls=_Group,
-    name="conn",
-    help="Named, health-checked connections to Milvus and any grpc.health.v1 server.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+_SETTINGS: dict[str, Any] = {
+    "cls": _Group,
+    "name": "conn",
+    "help": "Named, health-checked connections to Milvus and any grpc.health.v1 server.",
+    "no_args_is_help": True,
+    "add_completion": False,
+    "rich_markup_mode": None,
+    "pretty_exceptions_enable": False,
+    "pretty_exceptions_show_locals": False,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**_SETTINGS)
 
 
 def _fail(exc: MilvusException, *, quiet: bool = False) -> NoReturn:
@@ -212,6 +217,16 @@ def _options(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def _gates(min_version: str | None, max_latency: float | None, min_days: int | None) -> Any:
+    """health.Gates, imported here: the health core loads only for commands that probe."""
+    from .health import make_gates
+
+    try:
+        return make_gates(min_version, max_latency, min_days)
+    except ValueError as exc:
+        raise ConnectionConfigException(str(exc)) from None
+
+
 def _read_stdin(what: str) -> str:
     value = sys.stdin.readline().rstrip("\r\n")
     if not value:
@@ -308,7 +323,7 @@ def connect(
         handle = _registry(ctx).connect(
             alias, user=user or "", password=password, token=token,
             db_name=db_name or "default", wait=wait, want_certificate=render.is_verbose(),
-            gates=Gates(min_version or "", max_latency, min_cert_days), **options,
+            gates=_gates(min_version, max_latency, min_cert_days), **options,
         )  # fmt: skip
     except MilvusException as exc:
         if as_json:
@@ -368,7 +383,7 @@ def has(
         render.configure(quiet=True, verbose=False)
     registry = _registry(ctx)
     names = [registry.resolve_alias(a) for a in aliases or [None]]
-    gates = Gates(min_version or "", max_latency, min_cert_days)
+    gates = _gates(min_version, max_latency, min_cert_days)
     answers = registry.probe_many(
         names, probe=not no_probe, wait=wait, timeout=timeout, gates=gates
     )
@@ -377,7 +392,7 @@ def has(
     if as_json:
         render.emit_json(objects[0] if len(names) == 1 and not (all_ or any_) else objects)
     for name, answer in zip(names, answers, strict=True):
-        if isinstance(answer, HealthResult):
+        if answer is not None and not isinstance(answer, MilvusException):
             render.diag_probe(name, registry.get_connection_addr(name), answer)
         if not as_json or isinstance(answer, MilvusException):
             render.answer(name, answer, registry.get_connection_addr(name).get("address", ""))
@@ -449,6 +464,8 @@ def watch(
         for result in registry.watch(name, interval=interval, until=until):
             render.change(name, result, as_json=as_json)
             if prometheus:
+                from . import metrics
+
                 metrics.write_textfile(prometheus, name, result)
             code, seen = result.exit_code, seen + 1
             if changes is not None and seen >= changes:
@@ -506,6 +523,39 @@ def import_(
     render.out(f"Imported {len(imported)} alias(es): {', '.join(imported)}")
 
 
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def _command_named(args: list[str]) -> str | None:
+    """The command word in `args`, past the global options; None for anything else."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--profile":
+            index += 2
+        elif arg.startswith("--profile=") or arg in _GLOBAL_FLAGS:
+            index += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
+def lean_app(command: str) -> typer.Typer:
+    """`app` with only `command` in it. Typer builds the click object of every command on
+    every run, about 25 ms for all of them; a run needs only the one it invokes."""
+    lean = typer.Typer(**_SETTINGS)
+    lean.registered_callback = app.registered_callback
+    lean.registered_commands = [
+        info for info in app.registered_commands if _name_of(info) == command
+    ]
+    return lean if lean.registered_commands else app
+
+
+def _name_of(info: Any) -> str:
+    return str(info.name or info.callback.__name__)
+
+
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="conn")
+    command = None if os.environ.get(COMPLETE_VAR) else _command_named(sys.argv[1:])
+    (lean_app(command) if command else app)(prog_name="conn")

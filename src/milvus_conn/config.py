@@ -75,14 +75,12 @@ class AliasConfig:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("secure", "timeout", "extra"):
-                continue
-            if not isinstance(value, str):
-                raise ConnectionConfigException(f"{f.name} must be a string, got {value!r}")
+        for name in _STRING_FIELDS:
+            value = getattr(self, name)
+            if value.__class__ is not str:
+                raise ConnectionConfigException(f"{name} must be a string, got {value!r}")
             if "\x00" in value:
-                raise ConnectionConfigException(f"{f.name} must not contain a NUL character")
+                raise ConnectionConfigException(f"{name} must not contain a NUL character")
         if not isinstance(self.secure, bool):
             raise ConnectionConfigException(f"secure must be true or false, got {self.secure!r}")
         addr.parse_address(self.address)
@@ -130,7 +128,7 @@ class AliasConfig:
         if target is None:
             target = addr.parse_host_port()
         uri = options.pop("uri", "")
-        known = {f.name for f in fields(cls)} - {"address", "uri", "extra"}
+        known = _FIELDS - {"address", "uri", "extra"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConnectionConfigException(f"unknown connection option(s): {', '.join(unknown)}")
@@ -151,8 +149,7 @@ class AliasConfig:
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> AliasConfig:
         """Build from a profile table; unknown keys ride along in `extra`."""
-        known = {f.name for f in fields(cls)} - {"extra"}
-        values = {k: v for k, v in table.items() if k in known}
+        values = {k: v for k, v in table.items() if k in _FIELDS and k != "extra"}
         if "address" not in values:
             uri = values.get("uri")
             if not uri:
@@ -160,17 +157,17 @@ class AliasConfig:
             values["address"] = addr.parse_uri(uri).address
         if isinstance(values.get("timeout"), int) and not isinstance(values["timeout"], bool):
             values["timeout"] = float(values["timeout"])
-        extra = {k: v for k, v in table.items() if k not in known}
+        extra = {k: v for k, v in table.items() if k not in _FIELDS or k == "extra"}
         return cls(**values, extra=extra)
 
     def to_table(self) -> dict[str, Any]:
         """The profile table: only what differs from the defaults, unknown keys kept."""
-        table: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name != "extra" and (f.name == "address" or value != f.default):
-                table[f.name] = value
-        return {**table, **self.extra}
+        table: dict[str, Any] = {"address": self.address}
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                table[name] = value
+        return {**table, **self.extra} if self.extra else table
 
     def public(self) -> dict[str, Any]:
         """Everything but secrets: what listings, JSON and `get_connection_addr` show."""
@@ -189,3 +186,8 @@ class AliasConfig:
             for key in TLS_FILE_KEYS
             if getattr(self, key)
         }
+
+
+_FIELDS = frozenset(f.name for f in fields(AliasConfig))
+_STRING_FIELDS = tuple(f.name for f in fields(AliasConfig) if f.type == "str")
+_DEFAULTS = {f.name: f.default for f in fields(AliasConfig) if f.name not in ("address", "extra")}

@@ -53,6 +53,8 @@ def explain(alias: str, config: AliasConfig, *, stored: bool, base_dir: Path) ->
         report[key]["value"] = path
     for kind in SECRET_KINDS:
         report[kind] = _secret(alias, config, kind)
+        if env_uri and report[kind]["source"] == "profile":  # the password inside $MILVUS_URI
+            report[kind]["source"] = uri_source
     return report
 
 

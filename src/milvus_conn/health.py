@@ -20,9 +20,8 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .certinfo import CertInfo, peer_certificate
 from .wire import decode_fields, encode_string_field, first, milvus_status
@@ -52,8 +51,11 @@ _MAX_WORKERS = 256
 MAX_PAUSE = 2.0
 
 
-@dataclass(frozen=True)
-class Target:
+# Value objects are NamedTuples: frozen, and about a tenth of a dataclass's cost to define,
+# which every probing run pays at start-up.
+
+
+class Target(NamedTuple):
     """Where to connect and how: the parts that make one gRPC channel."""
 
     address: str
@@ -65,14 +67,18 @@ class Target:
     server_name: str = ""
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """Sent as metadata on every call, exactly as pymilvus sends them."""
 
     user: str = ""
-    password: str = field(default="", repr=False)
-    token: str = field(default="", repr=False)
+    password: str = ""
+    token: str = ""
     db_name: str = ""
+
+    def __repr__(self) -> str:
+        secrets = "password=<set> " if self.password else ""
+        secrets += "token=<set> " if self.token else ""
+        return f"Credentials(user={self.user!r} {secrets}db_name={self.db_name!r})"
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         pairs: list[tuple[str, str]] = []
@@ -86,8 +92,7 @@ class Credentials:
         return tuple(pairs)
 
 
-@dataclass(frozen=True)
-class HealthResult:
+class HealthResult(NamedTuple):
     """What one probe saw. `status` is one of healthy, unhealthy, unreachable, auth_failed."""
 
     status: str
@@ -106,7 +111,7 @@ class HealthResult:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "tls"}
+        data = {k: v for k, v in self._asdict().items() if k != "tls"}
         return {
             **data,
             "exit_code": self.exit_code,
@@ -116,8 +121,7 @@ class HealthResult:
         }
 
 
-@dataclass(frozen=True)
-class Gates:
+class Gates(NamedTuple):
     """Requirements beyond "healthy": a failed gate makes the result unhealthy."""
 
     min_version: str = ""
@@ -128,8 +132,7 @@ class Gates:
 NO_GATES = Gates()
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(NamedTuple):
     """One health check to run: target, credentials and what to ask."""
 
     target: Target
@@ -151,6 +154,19 @@ class Probe:
         return wanted and self.target.secure
 
 
+def make_gates(
+    min_version: str | None = None,
+    max_latency_ms: float | None = None,
+    min_cert_days: int | None = None,
+) -> Gates:
+    """Gates from user input; ValueError for a version with no number in it."""
+    if min_version and version_tuple(min_version) is None:
+        raise ValueError(
+            f"--min-version must be a version such as 2.4 or v2.3.5, not {min_version!r}"
+        )
+    return Gates(min_version or "", max_latency_ms, min_cert_days)
+
+
 def version_tuple(version: str) -> tuple[int, ...] | None:
     """`v2.3.5-lite` → (2, 3, 5); None when there is no number to compare."""
     match = re.match(r"^\D*?(\d+(?:\.\d+)*)", version)
@@ -167,19 +183,19 @@ def apply_gates(result: HealthResult, gates: Gates) -> HealthResult:
         if seen is None or required is None or _padded(seen) < _padded(required):
             observed = result.server_version or "unknown"
             reason = f"min-version gate: requires {gates.min_version}, server reports {observed}"
-            return replace(result, status=UNHEALTHY, reason=reason)
+            return result._replace(status=UNHEALTHY, reason=reason)
     if gates.max_latency_ms is not None and (result.latency_ms or 0) > gates.max_latency_ms:
         reason = (
             f"max-latency gate: requires at most {gates.max_latency_ms:g} ms, "
             f"observed {result.latency_ms:.1f} ms"
         )
-        return replace(result, status=UNHEALTHY, reason=reason)
+        return result._replace(status=UNHEALTHY, reason=reason)
     if gates.min_cert_days is not None:
         days = result.tls.expires_in_days if result.tls else None
         if days is None or days < gates.min_cert_days:
             observed = "no certificate" if days is None else f"it expires in {days} days"
             reason = f"min-cert-days gate: requires {gates.min_cert_days} days, {observed}"
-            return replace(result, status=UNHEALTHY, reason=reason)
+            return result._replace(status=UNHEALTHY, reason=reason)
     return result
 
 
@@ -267,7 +283,7 @@ def wait_until_healthy(probe: Probe, wait: float) -> HealthResult:
     pause = 0.1
     while True:
         remaining = deadline - time.monotonic()
-        result = check(replace(probe, timeout=max(min(probe.timeout, remaining), 0.05)))
+        result = check(probe._replace(timeout=max(min(probe.timeout, remaining), 0.05)))
         if result.healthy or result.status == AUTH_FAILED:
             return result
         remaining = deadline - time.monotonic()
@@ -310,7 +326,7 @@ class _Checker:
                 client_pem_path=target.client_pem_path,
                 client_key_path=target.client_key_path,
             )
-            result = replace(result, tls=certificate)
+            result = result._replace(tls=certificate)
         return apply_gates(result, self.probe.gates)
 
     def probe_server(self) -> HealthResult:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .health import HealthResult
 from .profile import atomic_write
+
+if TYPE_CHECKING:
+    from .health import HealthResult
 
 TEXTFILE_MODE = 0o644  # read by node-exporter; it holds no secret
 

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -259,6 +258,8 @@ class ProfileStore:
 def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Write a temp file `.NAME.*.tmp` beside `path`, fsync, rename: readers see the old
     file or the new one, never a torn one. ProfileException if it cannot be written."""
+    import tempfile  # here: only writers need it
+
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

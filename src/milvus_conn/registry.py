@@ -14,13 +14,12 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib import parse
 
 from . import address as addr
-from . import explain, health, lite, watch
+from . import lite
 from .config import AliasConfig, check_alias, check_timeout
 from .credentials import resolve_secret
 from .errors import (
@@ -35,8 +34,10 @@ from .errors import (
     ProbeException,
     ProfileException,
 )
-from .health import HealthResult
 from .profile import Profile, ProfileStore, State, default_profile_path
+
+if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
+    from . import health
 
 _CONNECT_OPTIONS = (
     "secure",
@@ -92,6 +93,8 @@ class Connection:
     @property
     def channel(self) -> Any:
         """The grpc.Channel, opened on first use."""
+        from . import health
+
         with self._lock:
             if self._channel is None:
                 self._channel = health.open_channel(self._target)
@@ -99,6 +102,8 @@ class Connection:
 
     def check(self, timeout: float | None = None) -> health.HealthResult:
         """Probe the server now on this handle's channel; never raises for server outcomes."""
+        from . import health
+
         probe = self._probe(timeout, want_version=True)
         self.result = health.check(probe, self.channel)
         return self.result
@@ -119,9 +124,11 @@ class Connection:
         self,
         timeout: float | None,
         want_version: bool,
-        gates: health.Gates = health.NO_GATES,
+        gates: health.Gates | None = None,
         want_certificate: bool = False,
     ) -> health.Probe:
+        from . import health
+
         return health.Probe(
             target=self._target,
             credentials=self._credentials,
@@ -130,15 +137,14 @@ class Connection:
             protocol=self.config.probe,
             want_version=want_version,
             want_certificate=want_certificate,
-            gates=gates,
+            gates=gates or health.NO_GATES,
         )
 
     def __repr__(self) -> str:
         return f"<Connection alias={self.alias!r} address={self.address!r}>"
 
 
-@dataclass(frozen=True)
-class AliasInfo:
+class AliasInfo(NamedTuple):
     """One row of `conn list`: the public config and its state."""
 
     alias: str
@@ -197,7 +203,7 @@ class Connections:
         token: str = "",
         *,
         wait: float = 0,
-        gates: health.Gates = health.NO_GATES,
+        gates: health.Gates | None = None,
         want_certificate: bool = False,
         **kwargs: Any,
     ) -> Connection:
@@ -224,7 +230,9 @@ class Connections:
 
     def _probe_connect(
         self, alias: str, connection: Connection, probe: health.Probe, wait: float
-    ) -> HealthResult:
+    ) -> health.HealthResult:
+        from . import health
+
         try:
             result = health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
         except OSError as exc:
@@ -299,7 +307,7 @@ class Connections:
             "db_name": credentials.db_name,
             "timeout": config.effective_timeout,
         }
-        kwargs.update(_target(config, self.store).__dict__ if config.secure else {})
+        kwargs.update(_target(config, self.store)._asdict() if config.secure else {})
         kwargs.pop("address", None)
         return {k: v for k, v in kwargs.items() if v not in ("", None)}
 
@@ -339,10 +347,12 @@ class Connections:
         probe: bool = True,
         wait: float = 0,
         timeout: float | None = None,
-        gates: health.Gates = health.NO_GATES,
+        gates: health.Gates | None = None,
     ) -> health.HealthResult | None:
         """`conn has`: the alias must exist and be connected; then, unless told not to,
         it must answer healthy now (retrying for up to `wait` seconds)."""
+        from . import health
+
         alias = check_alias(self.resolve_alias(alias))
         self._require(alias)
         if not self.has_connection(alias):
@@ -382,6 +392,8 @@ class Connections:
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: every alias with its state; with `check`, all probed at once."""
+        from . import health
+
         configs = self._configs()
         connected = self.store.load_state().connected
         chosen = self.resolve_alias(None)
@@ -409,6 +421,8 @@ class Connections:
         """`conn watch`: the alias's health now, then each change of status."""
         alias = check_alias(self.resolve_alias(alias))
         check_timeout(interval, "interval")
+        from . import watch
+
         probe = self._probe_for(alias, self._require(alias), None)
         return watch.changes(probe, interval=interval, until=until)
 
@@ -416,8 +430,10 @@ class Connections:
         """`conn addr --explain`: every setting `connect` would use, with its source."""
         alias = _check_alias_type(self.resolve_alias(alias))
         config = self._require(alias)
+        from .explain import explain
+
         stored = alias in self.store.load().aliases
-        return explain.explain(alias, config, stored=stored, base_dir=self.store.base_dir)
+        return explain(alias, config, stored=stored, base_dir=self.store.base_dir)
 
     def resolve_alias(self, alias: str | None) -> str:
         """The alias itself, or for an omitted one: `$MILVUS_CONN_ALIAS`, else the profile's
@@ -575,6 +591,8 @@ class Connections:
         db_name: str,
     ) -> health.Credentials:
         """The user, db and secrets to send (credentials.py says where secrets come from)."""
+        from . import health
+
         password, _ = resolve_secret(alias, config, "password", str(password or ""))
         token, _ = resolve_secret(alias, config, "token", str(token or ""))
         return health.Credentials(
@@ -656,6 +674,8 @@ def _builtin_default() -> AliasConfig:
 
 
 def _target(config: AliasConfig, store: ProfileStore) -> health.Target:
+    from . import health
+
     return health.Target(
         address=config.address,
         secure=config.secure,

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from .errors import (
     ConnectionConfigException,
@@ -24,8 +24,10 @@ from .errors import (
     ProbeException,
     ProfileException,
 )
-from .health import HealthResult
 from .registry import AliasInfo
+
+if TYPE_CHECKING:
+    from .health import HealthResult
 
 LIST_COLUMNS = ("ALIAS", "ADDRESS", "USER", "DB", "TLS", "STATE")
 CHECK_COLUMNS = ("HEALTH", "LATENCY", "VERSION", "CERT")
@@ -258,7 +260,7 @@ def exports(variables: dict[str, str], shell: Shell) -> None:
             out(f"export {name}={shlex.quote(value)}")
 
 
-Answer = HealthResult | MilvusException | None  # a probe's result, an error, or not probed
+Answer = Union["HealthResult", MilvusException, None]  # a result, an error, or not probed
 
 
 def exit_code_of(answer: Answer) -> int:

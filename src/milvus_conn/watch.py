@@ -41,6 +41,14 @@ def _remaining(until: float | None) -> float | None:
     return None if until is None else until - time.monotonic()
 
 
+def _bounded(probe: Probe, until: float | None) -> Probe:
+    """The probe with its timeout cut to what is left before `until`."""
+    remaining = _remaining(until)
+    if remaining is None or remaining >= probe.timeout:
+        return probe
+    return probe._replace(timeout=max(remaining, 0.05))
+
+
 def _observations(probe: Probe, interval: float, until: float | None) -> Iterator[HealthResult]:
     streaming = probe.protocol in ("auto", PROTOCOL_GRPC_HEALTH)
     while (_remaining(until) or 1) > 0:
@@ -51,7 +59,7 @@ def _observations(probe: Probe, interval: float, until: float | None) -> Iterato
                 continue
             streaming = False
         started = time.monotonic()
-        yield check(probe)
+        yield check(_bounded(probe, until))
         pause = interval - (time.monotonic() - started)
         remaining = _remaining(until)
         time.sleep(max(0.0, min(pause, remaining if remaining is not None else pause)))
@@ -62,7 +70,7 @@ def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
     grpc = _grpc()
     channel = open_channel(probe.target)
     try:
-        now = check(probe, channel)
+        now = check(_bounded(probe, until), channel)
         if now.protocol == PROTOCOL_MILVUS:  # no grpc.health.v1 here: poll instead
             return False
         if now.protocol is None:  # unreachable, refused credentials: say so, retry later
@@ -78,7 +86,7 @@ def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
             for reply in call:
                 status = first(decode_fields(reply), 1, 0)
                 if status == _SERVING:
-                    yield check(probe, channel)  # the latency of a health answer, now
+                    yield check(_bounded(probe, until), channel)  # latency of an answer now
                 else:
                     name = SERVING_STATUS.get(status, str(status))
                     yield HealthResult(
@@ -88,7 +96,7 @@ def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return False
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                yield check(probe)  # the stream broke: say what the server looks like now
+                yield check(_bounded(probe, until))  # the stream broke: how the server is now
         return True
     finally:
         channel.close()
