@@ -104,3 +104,32 @@ def test_typer_is_pinned_below_the_pydantic_release():
     text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert '"typer>=0.12,<0.29"' in text
     assert tuple(int(x) for x in typer.__version__.split(".")[:2]) < (0, 29)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_lean_app_main_runs_is_the_full_app_for_its_command(command, cli):
+    from typer.testing import CliRunner
+
+    from milvus_conn.cli import lean_app
+
+    lean = CliRunner().invoke(lean_app(command), [command, "--help"], catch_exceptions=False)
+    assert lean.exit_code == 0
+    assert lean.stdout == cli(command, "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["list"], "list"),
+        (["--profile", "p.toml", "-q", "has", "x"], "has"),
+        (["--profile=p.toml", "-v", "addr"], "addr"),
+        (["--help"], None),
+        (["-qv", "list"], None),
+        ([], None),
+        (["--profile"], None),
+    ],
+)
+def test_main_finds_the_command_word_past_the_global_options(argv, command):
+    from milvus_conn.cli import _command_named
+
+    assert _command_named(argv) == command
