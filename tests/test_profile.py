@@ -129,7 +129,12 @@ def test_writes_leave_no_temp_files(registry, profile, serving):
     registry.remove_connection("b")
     registry.disconnect("a")
     names = sorted(p.name for p in profile.parent.iterdir())
-    assert names == ["profiles.lock", "profiles.state.json", "profiles.toml"]
+    assert names == [
+        ".profiles.toml.cache",
+        "profiles.lock",
+        "profiles.state.json",
+        "profiles.toml",
+    ]
 
 
 @pytest.mark.parametrize("leftover", [".profiles.toml.k1l2m3.tmp", ".profiles.state.json.x9.tmp"])
@@ -138,7 +143,8 @@ def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, le
     (profile.parent / leftover).write_text("half a file")
     registry.add_connection(a={"address": "h:1"})
     assert not (profile.parent / leftover).exists()
-    assert sorted(p.name for p in profile.parent.iterdir()) == ["profiles.lock", "profiles.toml"]
+    names = sorted(p.name for p in profile.parent.iterdir())
+    assert names == [".profiles.toml.cache", "profiles.lock", "profiles.toml"]
 
 
 # unreadable profiles are reported and never overwritten ----------------------------------
@@ -196,7 +202,9 @@ def test_a_newer_profile_version_is_refused_and_left_unchanged(registry, profile
 def test_a_missing_version_is_read_as_version_1(registry, profile):
     write_profile(profile, '[connections.a]\naddress = "h:1"\n')
     assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
-    registry.add_connection(b={"address": "h:2"})
+    registry.add_connection(b={"address": "h:2"})  # appended: the file keeps its own layout
+    assert tomllib.loads(profile.read_text())["connections"]["b"] == {"address": "h:2"}
+    registry.remove_connection("a")  # rewritten: now with the version
     assert profile.read_text().startswith("version = 1\n")
 
 
@@ -228,21 +236,29 @@ def test_a_non_string_address_names_the_alias_and_the_key(registry, profile):
 # unknown keys are kept, comments are not -------------------------------------------------
 
 
-def test_unknown_keys_survive_a_rewrite_but_comments_do_not(registry, profile):
-    write_profile(
-        profile,
-        "# team profile\n"
-        "version = 1\n"
-        'owner = "search-team"\n\n'
-        "[meta]\n"
-        "reviewed = 2024-05-01\n\n"
-        "[connections.a]\n"
-        'address = "h:1"  # primary\n'
-        'color = "red"\n\n'
-        "[connections.a.labels]\n"
-        'tier = "gold"\n',
-    )
+TEAM_PROFILE = (
+    "# team profile\n"
+    "version = 1\n"
+    'owner = "search-team"\n\n'
+    "[meta]\n"
+    "reviewed = 2024-05-01\n\n"
+    "[connections.a]\n"
+    'address = "h:1"  # primary\n'
+    'color = "red"\n\n'
+    "[connections.a.labels]\n"
+    'tier = "gold"\n'
+)
+
+
+def test_an_added_alias_is_appended_and_comments_survive(registry, profile):
+    write_profile(profile, TEAM_PROFILE)
     registry.add_connection(b={"address": "h:2"})
+    assert profile.read_text() == TEAM_PROFILE + '\n[connections.b]\naddress = "h:2"\n'
+
+
+def test_unknown_keys_survive_a_rewrite_but_comments_do_not(registry, profile):
+    write_profile(profile, TEAM_PROFILE + '\n[connections.b]\naddress = "h:2"\n')
+    registry.remove_connection("b")
     assert profile.read_text() == (
         "version = 1\n"
         'owner = "search-team"\n\n'
@@ -252,10 +268,28 @@ def test_unknown_keys_survive_a_rewrite_but_comments_do_not(registry, profile):
         'address = "h:1"\n'
         'color = "red"\n\n'
         "[connections.a.labels]\n"
-        'tier = "gold"\n\n'
-        "[connections.b]\n"
-        'address = "h:2"\n'
+        'tier = "gold"\n'
     )
+
+
+def test_a_profile_with_an_inline_connections_table_is_rewritten_not_appended(registry, profile):
+    write_profile(profile, 'connections = { a = { address = "h:1" } }\n')
+    registry.add_connection(b={"address": "h:2"})
+    tables = tomllib.loads(profile.read_text())["connections"]
+    assert tables == {"a": {"address": "h:1"}, "b": {"address": "h:2"}}
+
+
+def test_the_parse_cache_is_used_and_never_trusted_when_stale(registry, profile):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\n')
+    assert registry.get_connection_addr("a")["address"] == "h:1"
+    cache = profile.parent / ".profiles.toml.cache"
+    assert cache.exists() and cache.stat().st_mode & 0o777 == 0o600
+    # A hand edit changes size and times: the next reader parses the file again.
+    write_profile(profile, '[connections.a]\naddress = "h:22"\n')
+    assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
+    # A corrupt cache is ignored, never an error.
+    cache.write_bytes(b"not marshal data")
+    assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
 
 
 def test_unknown_keys_of_an_alias_survive_its_own_update(registry, profile):
@@ -410,6 +444,7 @@ def test_the_state_file_sits_beside_a_custom_named_profile(tmp_path, serving):
     registry.connect("h", address=serving.address)
     registry.reset()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".team.toml.cache",
         "team.lock",
         "team.state.json",
         "team.toml",

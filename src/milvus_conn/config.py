@@ -160,6 +160,19 @@ class AliasConfig:
         extra = {k: v for k, v in table.items() if k not in _FIELDS or k == "extra"}
         return cls(**values, extra=extra)
 
+    @classmethod
+    def trusted(cls, table: dict[str, Any]) -> AliasConfig:
+        """From a table that already passed `from_table` (the parse cache): no checks."""
+        config = object.__new__(cls)
+        values = {k: v for k, v in table.items() if k in _FIELDS and k != "extra"}
+        if isinstance(values.get("timeout"), int):
+            values["timeout"] = float(values["timeout"])
+        if "address" not in values:
+            values["address"] = addr.parse_uri(values["uri"]).address
+        extra = {k: v for k, v in table.items() if k not in _FIELDS or k == "extra"}
+        config.__dict__.update(_DEFAULTS, **values, extra=extra)
+        return config
+
     def to_table(self) -> dict[str, Any]:
         """The profile table: only what differs from the defaults, unknown keys kept."""
         table: dict[str, Any] = {"address": self.address}

@@ -5,6 +5,12 @@ under an exclusive lock on `<name>.lock`: read fresh, change, write to a temp fi
 the same directory, fsync, rename. A file that does not parse is reported with its
 line and column and is never overwritten. The lock is an `flock`, so a writer that
 dies releases it; a live one that holds it too long gives `ProfileLockException`.
+
+Speed: a profile that parsed and validated is kept, as parsed, in `.<name>.cache`
+(marshal, 0600) beside it, keyed by the profile's size, times and inode, so later runs
+skip TOML parsing and validation; any change to the profile makes the cache stale. A
+new alias is appended to the file's text (keeping its comments) rather than the whole
+file rewritten, where the file's layout allows.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import marshal
 import os
+import re
 import sys
 import time
 import warnings
@@ -35,6 +43,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 PROFILE_VERSION = 1
+CACHE_FORMAT = 1
+# Layouts where appending "[connections.NAME]" would not be valid TOML: rewrite instead.
+_NO_APPEND = re.compile(rb"^[ \t]*connections[ \t]*(=|\.)", re.MULTILINE)
 PROFILE_NAME = "profiles.toml"
 LOCK_TIMEOUT = 10.0
 FILE_MODE = 0o600
@@ -90,7 +101,9 @@ class ProfileStore:
         stem = self.path.name.removesuffix(".toml")
         self.state_path = self.path.with_name(f"{stem}.state.json")
         self.lock_path = self.path.with_name(f"{stem}.lock")
-        self._cache: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+        self.cache_path = self.path.with_name(f".{self.path.name}.cache")
+        self._cache: dict[Path, tuple[tuple[int, ...], Any]] = {}
+        self._document: dict[str, Any] | None = None  # the profile as last parsed
 
     @property
     def base_dir(self) -> Path:
@@ -104,7 +117,7 @@ class ProfileStore:
     def load_state(self) -> State:
         return self._read(self.state_path, self._parse_state, State())
 
-    def _read(self, path: Path, parse: Callable[[bytes], Any], empty: Any) -> Any:
+    def _read(self, path: Path, parse: Callable[[bytes, tuple[int, ...]], Any], empty: Any) -> Any:
         """Parse `path`, reusing the last parse while the file is unchanged."""
         try:
             st = path.stat()
@@ -112,30 +125,42 @@ class ProfileStore:
             return empty
         except OSError as exc:
             raise ProfileException(f"cannot read {path}: {exc.strerror}") from exc
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        key = _stat_key(st)
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return empty
-        except OSError as exc:
-            raise ProfileException(f"cannot read {path}: {exc.strerror}") from exc
-        value = parse(data)
+        value = parse(b"" if path == self.path else self._bytes(path), key)
         self._cache[path] = (key, value)
         if path == self.path:
             self._warn_if_exposed(value, st.st_mode)
         return value
 
-    def _parse_profile(self, data: bytes) -> Profile:
+    def _bytes(self, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ProfileException(f"cannot read {path}: {exc.strerror}") from exc
+
+    def _parse_profile(self, _: bytes, key: tuple[int, ...]) -> Profile:
+        """From the parse cache when it matches `key`; else parse, validate, cache."""
+        document = self._cached_document(key)
+        if document is not None:
+            self._document = document
+            return self._profile_from(document, trusted=True)
+        data = self._bytes(self.path)
         try:
             document = tomllib.loads(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ProfileException(f"{self.path}: not UTF-8 text (byte {exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ProfileException(f"{self.path}: invalid TOML: {_located(exc, data)}") from None
-        version = document.pop("version", PROFILE_VERSION)
+        profile = self._profile_from(document, trusted=False)
+        self._document = document
+        self._save_cache(key, document)
+        return profile
+
+    def _profile_from(self, document: dict[str, Any], *, trusted: bool) -> Profile:
+        version = document.get("version", PROFILE_VERSION)
         if not isinstance(version, int) or isinstance(version, bool):
             raise ProfileException(f"{self.path}: version must be an integer, got {version!r}")
         if version != PROFILE_VERSION:
@@ -143,14 +168,34 @@ class ProfileStore:
                 f"{self.path}: profile version {version!r} is not supported; this conn "
                 f"reads version {PROFILE_VERSION} (upgrade milvus-conn); file left unchanged"
             )
-        tables = document.pop("connections", {})
+        tables = document.get("connections", {})
         if not isinstance(tables, dict):
             raise ProfileException(f"{self.path}: 'connections' must be a table")
-        chosen = document.pop("default_alias", "")
+        chosen = document.get("default_alias", "")
         if not isinstance(chosen, str):
             raise ProfileException(f"{self.path}: default_alias must be a string")
-        aliases = {alias: self._parse_alias(alias, table) for alias, table in tables.items()}
-        return Profile(aliases=aliases, extra=document, default_alias=chosen)
+        build = AliasConfig.trusted if trusted else None
+        aliases = {
+            alias: build(table) if build else self._parse_alias(alias, table)
+            for alias, table in tables.items()
+        }
+        known = ("version", "connections", "default_alias")
+        extra = {k: v for k, v in document.items() if k not in known}
+        return Profile(aliases=aliases, extra=extra, default_alias=chosen)
+
+    def _cached_document(self, key: tuple[int, ...]) -> dict[str, Any] | None:
+        try:
+            entry = marshal.loads(self.cache_path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        if isinstance(entry, tuple) and len(entry) == 3 and entry[:2] == (CACHE_FORMAT, key):
+            return entry[2] if isinstance(entry[2], dict) else None
+        return None
+
+    def _save_cache(self, key: tuple[int, ...], document: dict[str, Any]) -> None:
+        """Best effort: a profile in a read-only place is simply parsed every time."""
+        with contextlib.suppress(ProfileException, OSError, ValueError):
+            atomic_write(self.cache_path, marshal.dumps((CACHE_FORMAT, key, document)))
 
     def _parse_alias(self, alias: str, table: object) -> AliasConfig:
         where = f"{self.path}: connection {alias!r}"
@@ -163,7 +208,7 @@ class ProfileStore:
         except TypeError as exc:
             raise ProfileException(f"{where}: {exc}") from None
 
-    def _parse_state(self, data: bytes) -> State:
+    def _parse_state(self, data: bytes, _: tuple[int, ...]) -> State:
         try:
             document = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -201,10 +246,29 @@ class ProfileStore:
             current = self.load()
             updated = change(current)
             if updated is not current:
-                import tomli_w
-
-                self._write(self.path, tomli_w.dumps(updated.to_toml()).encode("utf-8"))
+                self._write_profile(current, updated)
             return updated
+
+    def _write_profile(self, current: Profile, updated: Profile) -> None:
+        """Append new aliases to the text where that is all that changed; else rewrite."""
+        import tomli_w
+
+        added = _appended(current, updated)
+        old = self._bytes(self.path) if added and self.path.exists() else b""
+        if old and self._document is not None and not _NO_APPEND.search(old):
+            tables = {alias: updated.aliases[alias].to_table() for alias in added}
+            text = tomli_w.dumps({"connections": tables}).encode("utf-8")
+            gap = b"\n" if old.endswith(b"\n") else b"\n\n"
+            document = {**self._document}
+            document["connections"] = {**document.get("connections", {}), **tables}
+            self._write(self.path, old + gap + text)
+        else:
+            document = updated.to_toml()
+            self._write(self.path, tomli_w.dumps(document).encode("utf-8"))
+        self._document = document
+        key = _stat_key(self.path.stat())
+        self._cache[self.path] = (key, updated)
+        self._save_cache(key, document)
 
     def update_state(self, change: Callable[[State], State]) -> State:
         with self.locked():
@@ -246,7 +310,7 @@ class ProfileStore:
 
     def _sweep_temp_files(self) -> None:
         """Remove temp files that a killed writer left; we hold the lock, so none is live."""
-        for path in (self.path, self.state_path):
+        for path in (self.path, self.state_path, self.cache_path):
             for leftover in self.base_dir.glob(f"{self._temp_prefix(path)}*.tmp"):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
@@ -276,6 +340,21 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             os.unlink(temp)
         raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
     _fsync_dir(path.parent)
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    """What changes whenever the file does: size, modification and change times, inode."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _appended(current: Profile, updated: Profile) -> list[str]:
+    """The aliases `updated` adds at the end of `current`, if that is its only change."""
+    if updated.extra != current.extra or updated.default_alias != current.default_alias:
+        return []
+    old, new = current.aliases, updated.aliases
+    if len(new) <= len(old) or any(new.get(a) is not c for a, c in old.items()):
+        return []
+    return list(new)[len(old) :]
 
 
 def _located(exc: Exception, data: bytes) -> str:
