@@ -4,8 +4,6 @@ Errors end in one handler (`_Group.invoke`): one `Error: ...` line on stderr and
 exception's exit code. No traceback reaches a user unless CONN_DEBUG=1 asks for one.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time

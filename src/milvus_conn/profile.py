@@ -16,8 +16,6 @@ file rewritten, where the file's layout allows.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import marshal
 import os
 import re
@@ -25,9 +23,8 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import AliasConfig
 from .errors import (
@@ -36,11 +33,6 @@ from .errors import (
     ProfileException,
     ProfileLockException,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 PROFILE_VERSION = 1
 CACHE_FORMAT = 1
@@ -66,12 +58,12 @@ def default_profile_path() -> Path:
     return Path(os.environ.get("CONN_PROFILE") or app_dir() / PROFILE_NAME)
 
 
-@dataclass(frozen=True)
-class Profile:
-    """The parsed profile: aliases in file order, plus top-level keys we do not know."""
+class Profile(NamedTuple):
+    """The parsed profile: aliases in file order, plus top-level keys we do not know.
+    (NamedTuples here and below: never mutated, and cheap to define at start-up.)"""
 
-    aliases: dict[str, AliasConfig] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, AliasConfig]
+    extra: dict[str, Any]
     default_alias: str = ""  # set by `conn use`
 
     def to_toml(self) -> dict[str, Any]:
@@ -80,14 +72,16 @@ class Profile:
         return {"version": PROFILE_VERSION, **chosen, **self.extra, "connections": tables}
 
     def replace(self, **changes: Any) -> Profile:
-        return dataclasses.replace(self, **changes)
+        return self._replace(**changes)
 
 
-@dataclass(frozen=True)
-class State:
+EMPTY_PROFILE = Profile({}, {})
+
+
+class State(NamedTuple):
     """Connected aliases, each with the public config it was connected with."""
 
-    connected: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connected: dict[str, dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
         return {"version": PROFILE_VERSION, "connected": self.connected}
@@ -104,6 +98,7 @@ class ProfileStore:
         self.cache_path = self.path.with_name(f".{self.path.name}.cache")
         self._cache: dict[Path, tuple[tuple[int, ...], Any]] = {}
         self._document: dict[str, Any] | None = None  # the profile as last parsed
+        self._entries: dict[str, Any] | None = None  # the parse cache file, once read
 
     @property
     def base_dir(self) -> Path:
@@ -112,12 +107,12 @@ class ProfileStore:
     # reading -------------------------------------------------------------------------
 
     def load(self) -> Profile:
-        return self._read(self.path, self._parse_profile, Profile())
+        return self._read(self.path, self._parse_profile, EMPTY_PROFILE)
 
     def load_state(self) -> State:
-        return self._read(self.state_path, self._parse_state, State())
+        return self._read(self.state_path, self._parse_state, State({}))
 
-    def _read(self, path: Path, parse: Callable[[bytes, tuple[int, ...]], Any], empty: Any) -> Any:
+    def _read(self, path: Path, parse: Callable[[tuple[int, ...]], Any], empty: Any) -> Any:
         """Parse `path`, reusing the last parse while the file is unchanged."""
         try:
             st = path.stat()
@@ -129,7 +124,7 @@ class ProfileStore:
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        value = parse(b"" if path == self.path else self._bytes(path), key)
+        value = parse(key)
         self._cache[path] = (key, value)
         if path == self.path:
             self._warn_if_exposed(value, st.st_mode)
@@ -141,13 +136,14 @@ class ProfileStore:
         except OSError as exc:
             raise ProfileException(f"cannot read {path}: {exc.strerror}") from exc
 
-    def _parse_profile(self, _: bytes, key: tuple[int, ...]) -> Profile:
+    def _parse_profile(self, key: tuple[int, ...]) -> Profile:
         """From the parse cache when it matches `key`; else parse, validate, cache."""
-        document = self._cached_document(key)
+        document = self._cached("profile", key)
         if document is not None:
             self._document = document
             return self._profile_from(document, trusted=True)
         data = self._bytes(self.path)
+        tomllib = _tomllib()
         try:
             document = tomllib.loads(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -156,7 +152,7 @@ class ProfileStore:
             raise ProfileException(f"{self.path}: invalid TOML: {_located(exc, data)}") from None
         profile = self._profile_from(document, trusted=False)
         self._document = document
-        self._save_cache(key, document)
+        self._save_cache("profile", key, document)
         return profile
 
     def _profile_from(self, document: dict[str, Any], *, trusted: bool) -> Profile:
@@ -183,19 +179,29 @@ class ProfileStore:
         extra = {k: v for k, v in document.items() if k not in known}
         return Profile(aliases=aliases, extra=extra, default_alias=chosen)
 
-    def _cached_document(self, key: tuple[int, ...]) -> dict[str, Any] | None:
-        try:
-            entry = marshal.loads(self.cache_path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return None
-        if isinstance(entry, tuple) and len(entry) == 3 and entry[:2] == (CACHE_FORMAT, key):
-            return entry[2] if isinstance(entry[2], dict) else None
+    def _disk_cache(self) -> dict[str, Any]:
+        """The cache file's entries, {"profile"|"state": (key, document)}, read once."""
+        if self._entries is None:
+            try:
+                entries = marshal.loads(self.cache_path.read_bytes())
+            except (OSError, ValueError, EOFError, TypeError):
+                entries = None
+            valid = isinstance(entries, dict) and entries.get("format") == CACHE_FORMAT
+            self._entries = entries if valid else {"format": CACHE_FORMAT}
+        return self._entries
+
+    def _cached(self, kind: str, key: tuple[int, ...]) -> dict[str, Any] | None:
+        entry = self._disk_cache().get(kind)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
+            return entry[1] if isinstance(entry[1], dict) else None
         return None
 
-    def _save_cache(self, key: tuple[int, ...], document: dict[str, Any]) -> None:
-        """Best effort: a profile in a read-only place is simply parsed every time."""
+    def _save_cache(self, kind: str, key: tuple[int, ...], document: dict[str, Any]) -> None:
+        """Best effort: in a read-only place the files are simply parsed every time."""
+        entries = {**self._disk_cache(), kind: (key, document)}
+        self._entries = entries
         with contextlib.suppress(ProfileException, OSError, ValueError):
-            atomic_write(self.cache_path, marshal.dumps((CACHE_FORMAT, key, document)))
+            atomic_write(self.cache_path, marshal.dumps(entries))
 
     def _parse_alias(self, alias: str, table: object) -> AliasConfig:
         where = f"{self.path}: connection {alias!r}"
@@ -208,17 +214,25 @@ class ProfileStore:
         except TypeError as exc:
             raise ProfileException(f"{where}: {exc}") from None
 
-    def _parse_state(self, data: bytes, _: tuple[int, ...]) -> State:
-        try:
-            document = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProfileException(f"{self.state_path}: invalid state file: {exc}") from None
+    def _parse_state(self, key: tuple[int, ...]) -> State:
+        document = self._cached("state", key)
+        if document is None:
+            import json
+
+            try:
+                document = json.loads(self._bytes(self.state_path))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ProfileException(f"{self.state_path}: invalid state file: {exc}") from None
+            self._check_state(document)
+            self._save_cache("state", key, document)
+        return State(connected=document["connected"])
+
+    def _check_state(self, document: object) -> None:
         connected = document.get("connected") if isinstance(document, dict) else None
         if not isinstance(connected, dict) or not all(
             isinstance(v, dict) for v in connected.values()
         ):
             raise ProfileException(f"{self.state_path}: invalid state file: no 'connected' table")
-        return State(connected=connected)
 
     def _warn_if_exposed(self, profile: Profile, mode: int) -> None:
         holders = [a for a, c in profile.aliases.items() if c.has_plain_secret]
@@ -268,15 +282,21 @@ class ProfileStore:
         self._document = document
         key = _stat_key(self.path.stat())
         self._cache[self.path] = (key, updated)
-        self._save_cache(key, document)
+        self._save_cache("profile", key, document)
 
     def update_state(self, change: Callable[[State], State]) -> State:
         with self.locked():
             current = self.load_state()
             updated = change(current)
             if updated is not current:
-                text = json.dumps(updated.to_json(), indent=2, sort_keys=True) + "\n"
+                import json
+
+                document = updated.to_json()
+                text = json.dumps(document, indent=2, sort_keys=True) + "\n"
                 self._write(self.state_path, text.encode("utf-8"))
+                key = _stat_key(self.state_path.stat())
+                self._cache[self.state_path] = (key, updated)
+                self._save_cache("state", key, document)
             return updated
 
     @contextlib.contextmanager
@@ -340,6 +360,15 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             os.unlink(temp)
         raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
     _fsync_dir(path.parent)
+
+
+def _tomllib() -> Any:
+    """The TOML parser, imported only when a file must really be parsed (the cache is cold)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, ...]:
