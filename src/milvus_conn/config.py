@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import address as addr
 from .errors import ConnectionConfigException
@@ -51,10 +50,7 @@ def check_timeout(timeout: object, name: str = "timeout") -> float:
     return float(timeout)
 
 
-@dataclass(frozen=True)
-class AliasConfig:
-    """One alias: where it points, how to authenticate, and how to probe it."""
-
+class _Fields(NamedTuple):
     address: str
     uri: str = ""
     user: str = ""
@@ -70,11 +66,35 @@ class AliasConfig:
     health_service: str = ""
     password_env: str = ""
     token_env: str = ""
-    password: str = field(default="", repr=False)
-    token: str = field(default="", repr=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    password: str = ""
+    token: str = ""
+    extra: dict[str, Any] = {}  # noqa: RUF012 - never mutated: unknown keys, kept on rewrite
 
-    def __post_init__(self) -> None:
+
+class AliasConfig(_Fields):
+    """One alias: where it points, how to authenticate, and how to probe it.
+
+    An immutable NamedTuple (a dataclass of 18 fields costs milliseconds of start-up to
+    define), validated on construction."""
+
+    __slots__ = ()
+
+    def __new__(cls, address: str, **values: Any) -> AliasConfig:
+        if values.get("timeout") is not None:
+            values["timeout"] = check_timeout(values["timeout"])
+        config = super().__new__(cls, address, **values)
+        config._validate()
+        return config
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self._fields, self, strict=True)
+            if name not in ("password", "token", "extra") and value != _DEFAULTS.get(name)
+        )
+        return f"AliasConfig({shown})"
+
+    def _validate(self) -> None:
         for name in _STRING_FIELDS:
             value = getattr(self, name)
             if value.__class__ is not str:
@@ -84,8 +104,6 @@ class AliasConfig:
         if not isinstance(self.secure, bool):
             raise ConnectionConfigException(f"secure must be true or false, got {self.secure!r}")
         addr.parse_address(self.address)
-        if self.timeout is not None:
-            object.__setattr__(self, "timeout", check_timeout(self.timeout))
         if self.probe not in PROBES:
             raise ConnectionConfigException(
                 f"probe must be one of {', '.join(PROBES)}, got {self.probe!r}"
@@ -163,15 +181,13 @@ class AliasConfig:
     @classmethod
     def trusted(cls, table: dict[str, Any]) -> AliasConfig:
         """From a table that already passed `from_table` (the parse cache): no checks."""
-        config = object.__new__(cls)
         values = {k: v for k, v in table.items() if k in _FIELDS and k != "extra"}
         if isinstance(values.get("timeout"), int):
             values["timeout"] = float(values["timeout"])
         if "address" not in values:
             values["address"] = addr.parse_uri(values["uri"]).address
         extra = {k: v for k, v in table.items() if k not in _FIELDS or k == "extra"}
-        config.__dict__.update(_DEFAULTS, **values, extra=extra)
-        return config
+        return cls._make({**_ALL_DEFAULTS, **values, "extra": extra}.values())
 
     def to_table(self) -> dict[str, Any]:
         """The profile table: only what differs from the defaults, unknown keys kept."""
@@ -190,7 +206,8 @@ class AliasConfig:
         return {k: v for k, v in table.items() if k not in self.extra}
 
     def with_changes(self, **changes: Any) -> AliasConfig:
-        return replace(self, **changes)
+        """A validated copy (NamedTuple's own `_replace` would skip validation)."""
+        return AliasConfig(**{**self._asdict(), **changes})
 
     def resolved_tls_paths(self, base_dir: Path) -> dict[str, str]:
         """TLS files with relative paths taken against the profile's directory."""
@@ -201,6 +218,9 @@ class AliasConfig:
         }
 
 
-_FIELDS = frozenset(f.name for f in fields(AliasConfig))
-_STRING_FIELDS = tuple(f.name for f in fields(AliasConfig) if f.type == "str")
-_DEFAULTS = {f.name: f.default for f in fields(AliasConfig) if f.name not in ("address", "extra")}
+_FIELDS = frozenset(AliasConfig._fields)
+
+_DEFAULTS = {n: v for n, v in AliasConfig._field_defaults.items() if n != "extra"}
+_ALL_DEFAULTS = {"address": "", **AliasConfig._field_defaults}
+# Every field whose default is a string holds a string (address included).
+_STRING_FIELDS = tuple(name for name, default in _ALL_DEFAULTS.items() if isinstance(default, str))

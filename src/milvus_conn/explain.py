@@ -9,7 +9,6 @@ variables), or `default`. Secrets are shown only as "set" or "unset".
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +34,18 @@ def explain(alias: str, config: AliasConfig, *, stored: bool, base_dir: Path) ->
     parsed = addr.parse_uri(config.uri) if config.uri else None
     defaults = AliasConfig(address=config.address)
     report: dict[str, Any] = {}
-    for f in fields(AliasConfig):
-        if f.name in _HIDDEN:
+    for name in AliasConfig._fields:
+        if name in _HIDDEN:
             continue
-        value = getattr(config, f.name)
-        from_uri = parsed is not None and _from_uri(f.name, value, parsed)
-        if from_uri or (f.name == "uri" and env_uri):
+        value = getattr(config, name)
+        from_uri = parsed is not None and _from_uri(name, value, parsed)
+        if from_uri or (name == "uri" and env_uri):
             source = uri_source
-        elif f.name != "address" and value == getattr(defaults, f.name):
+        elif name != "address" and value == getattr(defaults, name):
             source = "default"
         else:
             source = "profile" if stored else "default"
-        report[f.name] = {"value": value, "source": source}
+        report[name] = {"value": value, "source": source}
     report["db_name"]["value"] = config.db_name or "default"
     report["timeout"] = _timeout(config)
     for key, path in config.resolved_tls_paths(base_dir).items():

@@ -7,9 +7,7 @@ library's public views (`AliasConfig.public`, `HealthResult`) have none.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -79,6 +77,8 @@ def diag(text: str) -> None:
 
 
 def emit_json(data: object) -> None:
+    import json  # here: most runs print no JSON
+
     out(json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -221,6 +221,8 @@ def change(alias: str, result: HealthResult, *, as_json: bool) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if as_json:
         data = {"time": stamp, "alias": alias, **outcome_json(alias, result, result.exit_code)}
+        import json
+
         out(json.dumps(data, ensure_ascii=False))
     else:
         latency = f" {result.latency_ms:.1f} ms" if result.latency_ms is not None else ""
@@ -249,6 +251,8 @@ def diag_certificate(alias: str, result: HealthResult) -> None:
 
 def exports(variables: dict[str, str], shell: Shell) -> None:
     """`export NAME='value'` lines (or fish's / PowerShell's) for `eval`."""
+    import shlex
+
     for name, value in variables.items():
         if shell is Shell.fish:  # fish: only \\ and \' are escapes inside '...'
             escaped = value.replace("\\", "\\\\").replace("'", "\\'")
