@@ -182,3 +182,14 @@ def test_wire_round_trip():
     fields = wire.decode_fields(encoded)
     assert fields == {1: [b"svc"], 2: [1]}
     assert wire.encode_string_field(1, "") == b""
+
+
+def test_a_known_milvus_only_server_is_asked_checkhealth_first(milvus_protocol, serving):
+    first_milvus = Probe(Target(milvus_protocol.address), first=health.PROTOCOL_MILVUS)
+    assert health.check(first_milvus).protocol == "milvus"
+    # A wrong hint costs a round trip, never the answer.
+    wrong_hint = Probe(Target(serving.address), first=health.PROTOCOL_MILVUS)
+    assert (health.check(wrong_hint).status, health.check(wrong_hint).protocol) == (
+        "healthy",
+        "grpc-health",
+    )

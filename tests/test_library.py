@@ -649,3 +649,13 @@ def test_offline_calls_do_not_load_grpc(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus_lite, profile):
+    registry.connect("lite", address=milvus_lite.address)
+    state = json.loads(profile.with_name("profiles.state.json").read_text())
+    assert state["connected"]["lite"]["protocol"] == "milvus"
+    assert "protocol" not in registry.get_connection_addr("lite")
+    fresh = Connections(profile=profile)
+    assert fresh.get_connection("lite").answered_by == "milvus"
+    assert fresh.probe("lite").protocol == "milvus"

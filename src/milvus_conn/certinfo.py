@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from typing import Any, NamedTuple
 
@@ -34,6 +33,7 @@ def _name(rdns: Any) -> str:
 def describe_der(der: bytes, now: float | None = None) -> CertInfo:
     """Decode a DER certificate with the ssl module's decoder (it reads only files)."""
     import ssl  # here, not at import: most commands never need it
+    import tempfile
 
     fd, path = tempfile.mkstemp(suffix=".pem")
     try:

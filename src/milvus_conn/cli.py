@@ -217,6 +217,8 @@ def _options(**given: Any) -> dict[str, Any]:
 
 def _gates(min_version: str | None, max_latency: float | None, min_days: int | None) -> Any:
     """health.Gates, imported here: the health core loads only for commands that probe."""
+    if min_version is None and max_latency is None and min_days is None:
+        return None
     from .health import make_gates
 
     try:

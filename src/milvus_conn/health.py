@@ -143,6 +143,7 @@ class Probe(NamedTuple):
     want_version: bool = False
     want_certificate: bool = False
     gates: Gates = NO_GATES
+    first: str = PROTOCOL_GRPC_HEALTH  # in auto mode: the protocol that answered last time
 
     @property
     def asks_version(self) -> bool:
@@ -330,30 +331,36 @@ class _Checker:
         return apply_gates(result, self.probe.gates)
 
     def probe_server(self) -> HealthResult:
+        """Ask each protocol in turn; UNIMPLEMENTED moves on to the next one."""
         grpc = _grpc()
-        unimplemented = grpc.StatusCode.UNIMPLEMENTED
-        if self.probe.protocol in ("auto", PROTOCOL_GRPC_HEALTH):
-            try:
-                reply = self.call(HEALTH_CHECK, encode_string_field(1, self.probe.service))
-            except grpc.RpcError as exc:
-                if exc.code() != unimplemented:
-                    return self.failure(exc)
-                if self.probe.protocol == PROTOCOL_GRPC_HEALTH:
-                    return HealthResult(
-                        UNHEALTHY, reason="server does not implement grpc.health.v1"
-                    )
+        for protocol in self.order():
+            if protocol == PROTOCOL_GRPC_HEALTH:
+                method, request = HEALTH_CHECK, encode_string_field(1, self.probe.service)
             else:
-                return self.from_health(decode_fields(reply))
-        try:
-            reply = self.call(MILVUS_CHECK_HEALTH, b"")
-        except grpc.RpcError as exc:
-            if exc.code() == unimplemented:
-                return HealthResult(
-                    UNHEALTHY,
-                    reason="server speaks neither grpc.health.v1 nor Milvus CheckHealth",
-                )
-            return self.failure(exc)
-        return self.from_milvus(decode_fields(reply))
+                method, request = MILVUS_CHECK_HEALTH, b""
+            try:
+                reply = decode_fields(self.call(method, request))
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    continue
+                return self.failure(exc)
+            if protocol == PROTOCOL_GRPC_HEALTH:
+                return self.from_health(reply)
+            return self.from_milvus(reply)
+        if self.order() == (PROTOCOL_GRPC_HEALTH,):
+            return HealthResult(UNHEALTHY, reason="server does not implement grpc.health.v1")
+        return HealthResult(
+            UNHEALTHY, reason="server speaks neither grpc.health.v1 nor Milvus CheckHealth"
+        )
+
+    def order(self) -> tuple[str, ...]:
+        """`auto` asks grpc.health.v1 first, unless the server is known to answer only
+        Milvus's CheckHealth (Milvus Lite): then one round trip instead of two."""
+        if self.probe.protocol != "auto":
+            return (self.probe.protocol,)
+        if self.probe.first == PROTOCOL_MILVUS:
+            return (PROTOCOL_MILVUS, PROTOCOL_GRPC_HEALTH)
+        return (PROTOCOL_GRPC_HEALTH, PROTOCOL_MILVUS)
 
     def from_health(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
         status = first(fields, 1, 0)

@@ -55,6 +55,9 @@ _CONNECT_OPTIONS = (
 _IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")
 
 
+_STATE_ONLY = ("since", "protocol")  # what the state file records beyond the config
+
+
 def builtin_alias() -> str:
     """The name of the built-in alias: `$MILVUS_CONN_ALIAS`, as pymilvus reads it, else
     `default`."""
@@ -81,6 +84,7 @@ class Connection:
         self.alias = alias
         self.config = config
         self.result = result
+        self.answered_by = ""  # the protocol that answered when it was connected
         self._credentials = credentials
         self._target = target
         self._channel: Any = None
@@ -138,6 +142,7 @@ class Connection:
             want_version=want_version,
             want_certificate=want_certificate,
             gates=gates or health.NO_GATES,
+            first=self.answered_by or health.PROTOCOL_GRPC_HEALTH,
         )
 
     def __repr__(self) -> str:
@@ -285,7 +290,7 @@ class Connections:
             return {}
         entry = self._connected().get(alias)
         if entry is not None:
-            return {k: v for k, v in entry.items() if k != "since"}
+            return {k: v for k, v in entry.items() if k not in _STATE_ONLY}
         return {"address": config.address, "user": config.user, **config.public()}
 
     # beyond pymilvus -----------------------------------------------------------------
@@ -392,13 +397,13 @@ class Connections:
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: every alias with its state; with `check`, all probed at once."""
-        from . import health
-
         configs = self._configs()
-        connected = self.store.load_state().connected
+        connected = self._connected()
         chosen = self.resolve_alias(None)
         results: list[health.HealthResult | None] = [None] * len(configs)
         if check:
+            from . import health
+
             probes = [self._probe_for(alias, config, timeout) for alias, config in configs.items()]
             try:
                 results = list(health.check_many(probes))
@@ -618,6 +623,7 @@ class Connections:
             "db_name": db_name,
             "secure": connection.config.secure,
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "protocol": connection.result.protocol if connection.result else None,
         }
         with self._lock:
             if embedded:
@@ -634,7 +640,7 @@ class Connections:
             self._handles[alias] = connection
 
     def _handle_from_state(self, alias: str, entry: dict[str, Any]) -> Connection:
-        table = {k: v for k, v in entry.items() if k not in ("since", "db_name")}
+        table = {k: v for k, v in entry.items() if k not in (*_STATE_ONLY, "db_name")}
         try:
             config = AliasConfig.from_table(table)
         except ConnectionConfigException as exc:
@@ -643,7 +649,9 @@ class Connections:
         credentials = self._credentials(
             alias, stored, config.user, "", "", entry.get("db_name", "")
         )
-        return Connection(alias, config, credentials, _target(config, self.store))
+        handle = Connection(alias, config, credentials, _target(config, self.store))
+        handle.answered_by = entry.get("protocol") or ""
+        return handle
 
     def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> health.Probe:
         credentials = self._credentials(alias, config, "", "", "", "default")
