@@ -15,7 +15,7 @@ on first use only.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import re
 import time
@@ -86,7 +86,8 @@ class Credentials(NamedTuple):
             f"{self.user}:{self.password}" if self.user and self.password else ""
         )
         if secret:
-            pairs.append(("authorization", base64.b64encode(secret.encode()).decode("ascii")))
+            encoded = binascii.b2a_base64(secret.encode(), newline=False).decode("ascii")
+            pairs.append(("authorization", encoded))  # base64, as pymilvus sends it
         if self.db_name:
             pairs.append(("dbname", self.db_name))
         return tuple(pairs)
@@ -204,9 +205,7 @@ def _padded(version: tuple[int, ...]) -> tuple[int, ...]:
     return version + (0,) * (4 - len(version))
 
 
-_GRPC_PREFIX = re.compile(
-    r"^failed to connect to all addresses; last error: \w+: (?:ipv[46]|unix):\S+: "
-)
+_GRPC_PREFIX = r"^failed to connect to all addresses; last error: \w+: (?:ipv[46]|unix):\S+: "
 
 
 def _grpc() -> Any:
@@ -243,13 +242,16 @@ def open_channel(target: Target) -> grpc.Channel:
 # probing ---------------------------------------------------------------------------
 
 
-def check(probe: Probe, channel: grpc.Channel | None = None) -> HealthResult:
-    """Run one probe within `probe.timeout` seconds in all, on `channel` or a fresh one."""
+def check(
+    probe: Probe, channel: grpc.Channel | None = None, *, since: float | None = None
+) -> HealthResult:
+    """Run one probe within `probe.timeout` seconds in all (counted from `since`, a
+    time.monotonic() value, when given), on `channel` or a fresh one."""
     own = channel is None
     if own:
         channel = open_channel(probe.target)
     try:
-        return _Checker(probe, channel).run()
+        return _Checker(probe, channel, since).run()
     finally:
         if own:
             channel.close()
@@ -267,8 +269,9 @@ def check_many(probes: Sequence[Probe]) -> list[HealthResult]:
             if probe.target not in channels:
                 channels[probe.target] = open_channel(probe.target)
         workers = min(len(probes), _MAX_WORKERS)
+        since = time.monotonic()  # one clock for all: the fan-out takes one timeout in all
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-            return list(pool.map(lambda p: check(p, channels[p.target]), probes))
+            return list(pool.map(lambda p: check(p, channels[p.target], since=since), probes))
     finally:
         for channel in channels.values():
             channel.close()
@@ -297,11 +300,11 @@ def wait_until_healthy(probe: Probe, wait: float) -> HealthResult:
 class _Checker:
     """The steps of one probe, sharing one deadline."""
 
-    def __init__(self, probe: Probe, channel: grpc.Channel) -> None:
+    def __init__(self, probe: Probe, channel: grpc.Channel, since: float | None = None) -> None:
         self.probe = probe
         self.channel = channel
         self.started = time.monotonic()
-        self.deadline = self.started + probe.timeout
+        self.deadline = (self.started if since is None else since) + probe.timeout
         self.metadata = probe.credentials.metadata()
 
     def call(self, method: str, request: bytes) -> bytes:
@@ -450,7 +453,7 @@ _TLS_CAUSES = (
 
 
 def _unavailable(target: Target, details: str) -> HealthResult:
-    details = _GRPC_PREFIX.sub("", details)
+    details = re.sub(_GRPC_PREFIX, "", details)
     low = details.lower()
     if "http1" in low or "http/1" in low:
         return HealthResult(UNHEALTHY, reason=f"{target.address} speaks HTTP/1.x, not gRPC")
