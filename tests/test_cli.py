@@ -26,6 +26,7 @@ from milvus_conn import Connections
 
 from . import servers
 from .conftest import run_conn
+from .helpers import OUTCOME_KEYS, snapshot, state_file, write_profile
 
 DATA = Path(__file__).parent / "data"
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -38,15 +39,6 @@ HEALTH_KEYS = {"status", "protocol", "latency_ms", "server_version", "exit_code"
     "tls_issuer",
     "tls_expires_in_days",
 }
-OUTCOME_KEYS = {
-    "alias",
-    "exit_code",
-    "status",
-    "protocol",
-    "latency_ms",
-    "server_version",
-    "reason",
-}
 
 ALICE_PASSWORD = "s3cr3t-Pa55"  # what auth_server accepts for user alice
 WRONG_PASSWORD = "Wr0ng-Pa55-q7Zx"
@@ -54,20 +46,6 @@ LATENCY = r"\d+\.\d ms"
 
 
 # helpers ----------------------------------------------------------------------------
-
-
-def state_file(profile: Path) -> Path:
-    return profile.with_name("profiles.state.json")
-
-
-def snapshot(profile: Path) -> dict[str, bytes | None]:
-    """The exact bytes of the profile and the state file (None when absent)."""
-    return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_file(profile))}
-
-
-def write_profile(profile: Path, text: str) -> None:
-    profile.parent.mkdir(parents=True, exist_ok=True)
-    profile.write_text(text)
 
 
 def timed_has(cli, *args: str, code: int) -> float:

@@ -29,6 +29,7 @@ from milvus_conn import Connections, ProfileLockException
 
 from . import writer
 from .conftest import run_conn
+from .helpers import snapshot, state_file
 
 WRITER = Path(__file__).with_name("writer.py")
 KILLS = 50
@@ -36,10 +37,6 @@ STEPS_PER_WRITER = 400  # far more than a writer can finish in KILL_WINDOW
 KILL_WINDOW = 0.06  # seconds after the writer is ready; kills land uniformly within it
 SEED = 4
 LOCK_TIMEOUT = 0.5
-
-
-def state_path(profile: Path) -> Path:
-    return profile.with_name("profiles.state.json")
 
 
 def lock_path(profile: Path) -> Path:
@@ -56,17 +53,13 @@ def parsed(profile: Path) -> tuple[set[str], set[str]]:
     document = tomllib.loads(text)
     assert document.get("version") == 1, f"torn profile: {text!r}"
     aliases = set(document.get("connections", {}))
-    state = state_path(profile)
+    state = state_file(profile)
     if not state.exists():
         return aliases, set()
     text = state.read_text(encoding="utf-8")
     data = json.loads(text)
     assert data.get("version") == 1 and "connected" in data, f"torn state file: {text!r}"
     return aliases, set(data["connected"])
-
-
-def snapshot(profile: Path) -> dict[str, bytes | None]:
-    return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_path(profile))}
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
@@ -247,7 +240,7 @@ def test_a_live_lock_makes_a_real_process_exit_6(profile, holder, monkeypatch):
 def test_every_writing_command_gives_up_on_a_live_lock(cli, profile, monkeypatch, args):
     """Aliases stored (and connected in the state file) first; then the lock is taken."""
     cli("add", "a", "--address", "127.0.0.1:19530")
-    state_path(profile).write_text(
+    state_file(profile).write_text(
         json.dumps({"version": 1, "connected": {"a": {"address": "127.0.0.1:19530"}}})
     )
     before = snapshot(profile)

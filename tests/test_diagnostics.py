@@ -31,18 +31,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from . import servers
+from .helpers import OUTCOME_KEYS
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-OUTCOME_KEYS = {
-    "alias",
-    "exit_code",
-    "status",
-    "protocol",
-    "latency_ms",
-    "server_version",
-    "reason",
-}
 PASSWORD = "Pw-7xQ9-distinctive-Zk3"  # never to be printed by any command
 TOKEN = "Tok-4mV8-distinctive-Rp2"
 OVERRIDE = "Ovr-2hJ6-distinctive-Wb5"

@@ -26,6 +26,7 @@ import pytest
 from milvus_conn import ConnectionConfigException, Connections
 
 from .conftest import run_conn
+from .helpers import snapshot, write_profile
 
 ALICE_PASSWORD = "s3cr3t-Pa55"  # what auth_server accepts for user alice
 PASSWORD = "p@ss w'rd:/x-Q7"  # needs URL-quoting and shell-quoting
@@ -35,21 +36,6 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 
 # helpers ----------------------------------------------------------------------------
-
-
-def state_file(profile: Path) -> Path:
-    return profile.with_name("profiles.state.json")
-
-
-def snapshot(profile: Path) -> dict[str, bytes | None]:
-    """The exact bytes of the profile and the state file (None when absent)."""
-    return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_file(profile))}
-
-
-def write_profile(profile: Path, text: str) -> None:
-    profile.parent.mkdir(parents=True, exist_ok=True)
-    profile.write_text(text)
-    profile.chmod(0o600)
 
 
 def first_column(text: str) -> list[str]:

@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from pathlib import Path
 
 import grpc
 import pytest
@@ -29,6 +28,7 @@ from grpc_health.v1 import health_pb2
 from milvus_conn import Connections, ProfileException
 
 from . import servers
+from .helpers import snapshot, state_file, write_profile
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,21 +39,6 @@ T = 1.0  # the --timeout of every probe here
 SLACK = 0.5  # the spec's bound: timeout + 0.5 s
 WAIT = 1.5  # --wait S
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def state_path(profile: Path) -> Path:
-    return profile.with_name("profiles.state.json")
-
-
-def snapshot(profile: Path) -> dict[str, bytes | None]:
-    return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_path(profile))}
-
-
-def write_profile(profile: Path, text: str | bytes) -> None:
-    profile.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, str):
-        text = text.encode("utf-8")
-    profile.write_bytes(text)
 
 
 def one_error_line(stderr: str) -> str:
@@ -283,10 +268,10 @@ def test_a_newer_profile_version_is_refused_by_the_library(profile):
 )
 def test_a_hand_broken_state_file_exits_6_and_is_kept(cli, profile, state):
     cli("add", "a", "--address", "127.0.0.1:1")
-    state_path(profile).write_text(state)
+    state_file(profile).write_text(state)
     before = snapshot(profile)
     result = cli("has", "a", "--no-probe", code=6)
-    assert one_error_line(result.stderr).startswith(f"Error: {state_path(profile)}: ")
+    assert one_error_line(result.stderr).startswith(f"Error: {state_file(profile)}: ")
     cli("disconnect", "a", code=6)
     assert snapshot(profile) == before
 

@@ -25,6 +25,8 @@ from milvus_conn import (
 )
 from milvus_conn.profile import ProfileStore
 
+from .helpers import write_profile
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -43,13 +45,6 @@ time.sleep(120)
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def write_profile(profile: Path, text: str) -> bytes:
-    profile.parent.mkdir(parents=True, exist_ok=True)
-    profile.write_text(text, encoding="utf-8")
-    profile.chmod(0o600)
-    return profile.read_bytes()
 
 
 @contextmanager

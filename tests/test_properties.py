@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from milvus_conn import AliasConfig, ConnectionConfigException, Connections, MilvusException
 
 from . import servers
+from .helpers import snapshot, state_file
 
 CLI_EXAMPLES = 120
 LIBRARY_EXAMPLES = 200
@@ -245,18 +246,10 @@ def argv(draw: st.DrawFn) -> list[str]:
 # helpers ------------------------------------------------------------------------------
 
 
-def state_path(profile: Path) -> Path:
-    return profile.with_name("profiles.state.json")
-
-
-def snapshot(profile: Path) -> dict[str, bytes | None]:
-    return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_path(profile))}
-
-
 def reset(profile: Path) -> None:
     profile.parent.mkdir(parents=True, exist_ok=True)
     profile.write_bytes(BASELINE_PROFILE)
-    state_path(profile).write_bytes(BASELINE_STATE)
+    state_file(profile).write_bytes(BASELINE_STATE)
 
 
 def is_usage_error(stderr: str) -> bool:

@@ -1,0 +1,33 @@
+"""Small helpers the test files share: the files of a profile, and the JSON shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# DESIGN §3: what `has --json` and `connect --json` print, on success and failure alike.
+OUTCOME_KEYS = {
+    "alias",
+    "exit_code",
+    "status",
+    "protocol",
+    "latency_ms",
+    "server_version",
+    "reason",
+}
+
+
+def state_file(profile: Path) -> Path:
+    return profile.with_name(f"{profile.name.removesuffix('.toml')}.state.json")
+
+
+def snapshot(profile: Path) -> dict[str, bytes | None]:
+    """The exact bytes of the profile and the state file (None when absent)."""
+    return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_file(profile))}
+
+
+def write_profile(profile: Path, text: str | bytes) -> bytes:
+    """Write a hand-made profile (0600, as conn would) and return its bytes."""
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    profile.chmod(0o600)
+    return profile.read_bytes()
