@@ -413,7 +413,7 @@ def list_(
     infos = _registry(ctx).describe(check=check, timeout=timeout)
     for info in infos:
         if info.health is not None:
-            render.diag_probe(info.alias, info.config, info.health)
+            render.diag_probe(info.alias, info.config.public(), info.health)
     render.aliases(infos, as_json=as_json)
     raise typer.Exit(max((i.health.exit_code for i in infos if i.health), default=0))
 

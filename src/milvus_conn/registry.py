@@ -150,10 +150,11 @@ class Connection:
 
 
 class AliasInfo(NamedTuple):
-    """One row of `conn list`: the public config and its state."""
+    """One row of `conn list`: the alias, its config (shown only through public()) and
+    its state."""
 
     alias: str
-    config: dict[str, Any]
+    config: AliasConfig  # its public() view is what may be shown
     connected: bool
     default: bool
     health: health.HealthResult | None = None
@@ -412,7 +413,7 @@ class Connections:
         return [
             AliasInfo(
                 alias=alias,
-                config={"address": config.address, "user": config.user, **config.public()},
+                config=config,
                 connected=alias in connected,
                 default=alias == chosen,
                 health=result,

@@ -118,10 +118,10 @@ def _row_style(row: Sequence[str]) -> str:
 def list_json(info: AliasInfo) -> dict[str, Any]:
     data: dict[str, Any] = {
         "alias": info.alias,
-        "address": info.config["address"],
-        "user": info.config.get("user", ""),
-        "db_name": info.config.get("db_name") or "default",
-        "secure": bool(info.config.get("secure", False)),
+        "address": info.config.address,
+        "user": info.config.user,
+        "db_name": info.config.db_name or "default",
+        "secure": info.config.secure,
         "connected": info.connected,
         "default": info.default,
     }
