@@ -203,6 +203,16 @@ def refused_address() -> str:
 
 
 @contextlib.contextmanager
+def silent_on(port: int) -> Iterator[None]:
+    """A listener on `port` that never accepts: connections open and nothing answers."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((LOOPBACK, port))
+        sock.listen(64)
+        yield
+
+
+@contextlib.contextmanager
 def running(server: object) -> Iterator[object]:
     try:
         yield server

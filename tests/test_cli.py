@@ -9,10 +9,8 @@ shows: state shared between processes, a real stdin, a real stdout.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
-import socket
 import stat
 import threading
 import time
@@ -53,16 +51,6 @@ def timed_has(cli, *args: str, code: int) -> float:
     start = time.monotonic()
     cli("has", *args, code=code)
     return time.monotonic() - start
-
-
-@contextlib.contextmanager
-def silent_on(port: int) -> Iterator[None]:
-    """A listener on `port` that never accepts: connections open and nothing answers."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((servers.LOOPBACK, port))
-        sock.listen(64)
-        yield
 
 
 # fixtures ---------------------------------------------------------------------------
@@ -417,14 +405,14 @@ def test_has_of_a_stopped_server_exits_3_within_timeout(cli, own_server):
 
 def test_has_of_a_silent_server_exits_3_within_timeout(cli, own_server):
     own_server.stop()
-    with silent_on(own_server.port):
+    with servers.silent_on(own_server.port):
         assert timed_has(cli, "svc", "--timeout", "1", code=3) < 2.0
 
 
 def test_has_uses_the_alias_timeout_when_none_is_given(cli):
     with servers.running(servers.HealthServer()) as server:
         cli("connect", "svc", "--address", server.address, "--timeout", "1")
-    with silent_on(server.port):
+    with servers.silent_on(server.port):
         assert timed_has(cli, "svc", code=3) < 2.0
 
 

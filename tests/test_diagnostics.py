@@ -14,7 +14,6 @@ import datetime
 import ipaddress
 import json
 import re
-import socket
 import stat
 import threading
 import time
@@ -76,16 +75,6 @@ def toggling(steps: Sequence[tuple[float, Callable[[], None]]]) -> Iterator[None
         yield
     finally:
         thread.join()
-
-
-@contextlib.contextmanager
-def silent_on(port: int) -> Iterator[None]:
-    """A listener on `port` that never accepts: connections open and nothing answers."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((servers.LOOPBACK, port))
-        sock.listen(64)
-        yield
 
 
 # a TLS grpc.health.v1 server with a certificate of our choosing --------------------------
@@ -391,7 +380,7 @@ def test_has_probes_several_aliases_concurrently(cli):
     with servers.running(servers.HealthServer()) as server:
         for alias in ("s1", "s2", "s3"):
             cli("connect", alias, "--address", server.address)
-    with silent_on(server.port):
+    with servers.silent_on(server.port):
         elapsed, _ = timed(cli, "has", "s1", "s2", "s3", "--timeout", "1", code=3)
     assert elapsed < 2.0
 
