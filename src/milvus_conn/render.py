@@ -52,10 +52,6 @@ def configure(*, quiet: bool, verbose: bool) -> None:
     _Settings.quiet, _Settings.verbose = quiet, verbose
 
 
-def is_quiet() -> bool:
-    return _Settings.quiet
-
-
 def is_verbose() -> bool:
     return _Settings.verbose
 
