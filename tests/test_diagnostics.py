@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from . import servers
-from .helpers import OUTCOME_KEYS
+from .helpers import OUTCOME_KEYS, snapshot
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -659,3 +659,26 @@ def test_watch_lines_and_textfile_never_contain_a_secret(cli, serving, monkeypat
         for extra in ((), ("--json",)):
             result = cli("-v", "watch", alias, "--for", "0.5", "--prometheus", str(target), *extra)
             assert_no_secret(result.stdout, result.stderr, target.read_text())
+
+
+def test_connect_explain_marks_options_as_flags_and_connects_nothing(cli, profile):
+    cli("add", "prod", "--uri", "https://bob@milvus.example:19530/sales", "--timeout", "3")
+    before = snapshot(profile)
+    result = cli("connect", "prod", "--explain", "--json", "--timeout", "7", "--user", "alice")
+    report = json.loads(result.stdout)
+    assert report["timeout"] == {"value": 7.0, "source": "flag"}
+    assert report["user"] == {"value": "alice", "source": "flag"}
+    assert report["db_name"] == {"value": "sales", "source": "uri"}
+    assert report["address"] == {"value": "milvus.example:19530", "source": "uri"}
+    assert snapshot(profile) == before  # nothing connected, nothing written
+    assert not profile.with_name("profiles.state.json").exists()
+
+
+def test_connect_explain_with_an_address_flag_ignores_the_stored_alias(cli, profile):
+    cli("add", "prod", "--address", "stored.example:1", "--user", "bob", "--timeout", "3")
+    report = json.loads(
+        cli("connect", "prod", "--address", "other:2", "--explain", "--json").stdout
+    )
+    assert report["address"] == {"value": "other:2", "source": "flag"}
+    assert report["user"] == {"value": "", "source": "default"}
+    assert report["timeout"]["source"] == "default"

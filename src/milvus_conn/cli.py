@@ -304,6 +304,10 @@ def connect(
     min_version: MinVersion = None,
     max_latency: MaxLatency = None,
     min_cert_days: MinCertDays = None,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Show how each setting would resolve; connect nothing."),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Probe an alias with credentials and record it as connected."""
@@ -319,6 +323,10 @@ def connect(
         password_env=password_env, token_env=token_env,
     )  # fmt: skip
     name = _registry(ctx).resolve_alias(alias)
+    if explain:
+        report = _registry(ctx).explain(name, user=user, db_name=db_name, **options)
+        render.explanation(report, as_json=as_json)
+        return
     try:
         handle = _registry(ctx).connect(
             alias, user=user or "", password=password, token=token,

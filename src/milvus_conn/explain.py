@@ -1,14 +1,16 @@
 """`conn addr ALIAS --explain`: each resolved setting and where it came from.
 
-Sources: `profile` (stored for the alias), `uri` (read from the alias's URI: address,
-TLS from https, user, db_name from the path), `env:NAME` (an environment variable:
-`$MILVUS_URI` outranks a stored alias, as in pymilvus; `$MILVUS_CONN_TIMEOUT`; secret
-variables), or `default`. Secrets are shown only as "set" or "unset".
+Sources: `flag` (an option given to `conn connect --explain`), `profile` (stored for
+the alias), `uri` (read from the alias's URI: address, TLS from https, user, db_name
+from the path), `env:NAME` (an environment variable: `$MILVUS_URI` outranks a stored
+alias, as in pymilvus; `$MILVUS_CONN_TIMEOUT`; secret variables), or `default`.
+Secrets are shown only as "set" or "unset".
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +23,20 @@ _FROM_URI = ("address", "secure", "user", "db_name")
 _HIDDEN = {*SECRET_KEYS, "password_env", "token_env", "extra"}
 
 
-def explain(alias: str, config: AliasConfig, *, stored: bool, base_dir: Path) -> dict[str, Any]:
-    """{field: {"value": ..., "source": ...}} for every setting `connect` would use."""
-    env_uri = os.environ.get("MILVUS_URI", "")
-    uri_source = "uri"
-    if env_uri:  # pymilvus's priority: $MILVUS_URI, then the stored alias
-        config, stored, uri_source = (
-            AliasConfig.from_options({"uri": env_uri}),
-            False,
-            "env:MILVUS_URI",
-        )
+def explain(
+    alias: str,
+    config: AliasConfig,
+    *,
+    stored: bool,
+    base_dir: Path,
+    origin: str = "uri",
+    flags: Collection[str] = (),
+) -> dict[str, Any]:
+    """{field: {"value": ..., "source": ...}} for the settings `connect` would use.
+
+    `config` is already resolved; `origin` names where its URI came from (`uri` for
+    the alias's own, `env:MILVUS_URI`, or `flag`), `flags` the fields given as options,
+    and `stored` whether the rest came from the profile."""
     parsed = addr.parse_uri(config.uri) if config.uri else None
     defaults = AliasConfig(address=config.address)
     report: dict[str, Any] = {}
@@ -39,21 +45,27 @@ def explain(alias: str, config: AliasConfig, *, stored: bool, base_dir: Path) ->
             continue
         value = getattr(config, name)
         from_uri = parsed is not None and _from_uri(name, value, parsed)
-        if from_uri or (name == "uri" and env_uri):
-            source = uri_source
+        if from_uri or (name == "uri" and origin != "uri"):
+            source = origin
+        elif name in flags:
+            source = "flag"
         elif name != "address" and value == getattr(defaults, name):
             source = "default"
         else:
             source = "profile" if stored else "default"
         report[name] = {"value": value, "source": source}
     report["db_name"]["value"] = config.db_name or "default"
-    report["timeout"] = _timeout(config)
+    report["timeout"] = (
+        {"value": config.timeout, "source": "flag"}
+        if "timeout" in flags
+        else (_timeout(config, stored))
+    )
     for key, path in config.resolved_tls_paths(base_dir).items():
         report[key]["value"] = path
     for kind in SECRET_KINDS:
         report[kind] = _secret(alias, config, kind)
-        if env_uri and report[kind]["source"] == "profile":  # the password inside $MILVUS_URI
-            report[kind]["source"] = uri_source
+        if report[kind]["source"] == "profile" and not stored:  # the password inside a URI
+            report[kind]["source"] = origin
     return report
 
 
@@ -67,9 +79,9 @@ def _from_uri(name: str, value: object, parsed: addr.ParsedAddress) -> bool:
     return bool(value) and getattr(parsed, name) == value
 
 
-def _timeout(config: AliasConfig) -> dict[str, Any]:
+def _timeout(config: AliasConfig, stored: bool) -> dict[str, Any]:
     if config.timeout is not None:
-        return {"value": config.timeout, "source": "profile"}
+        return {"value": config.timeout, "source": "profile" if stored else "default"}
     if os.environ.get("MILVUS_CONN_TIMEOUT"):
         return {"value": default_timeout(), "source": "env:MILVUS_CONN_TIMEOUT"}
     return {"value": default_timeout(), "source": "default"}

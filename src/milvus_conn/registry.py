@@ -432,14 +432,30 @@ class Connections:
         probe = self._probe_for(alias, self._require(alias), None)
         return watch.changes(probe, interval=interval, until=until)
 
-    def explain(self, alias: str | None = None) -> dict[str, Any]:
-        """`conn addr --explain`: every setting `connect` would use, with its source."""
-        alias = _check_alias_type(self.resolve_alias(alias))
-        config = self._require(alias)
+    def explain(self, alias: str | None = None, **options: Any) -> dict[str, Any]:
+        """Every setting `connect(alias, **options)` would use, with its source; no I/O
+        beyond reading the profile (`conn addr --explain`, `conn connect --explain`)."""
         from .explain import explain
 
-        stored = alias in self.store.load().aliases
-        return explain(alias, config, stored=stored, base_dir=self.store.base_dir)
+        alias = check_alias(self.resolve_alias(alias))
+        given = {k: v for k, v in options.items() if v not in (None, "")}
+        user, db_name = given.pop("user", ""), given.pop("db_name", "default")
+        config, _ = self._resolve_config(alias, user, db_name, dict(given))
+        if user or _db(db_name):  # as connect's credentials: the options win over the profile
+            config = config.with_changes(
+                user=user or config.user, db_name=_db(db_name) or config.db_name
+            )
+        target = bool({"address", "uri", "host", "port"} & given.keys())
+        from_env = not target and bool(os.environ.get("MILVUS_URI"))
+        flags = {*given, *(("user",) if user else ()), *(("db_name",) if _db(db_name) else ())}
+        return explain(
+            alias,
+            config,
+            stored=not (target or from_env) and alias in self.store.load().aliases,
+            base_dir=self.store.base_dir,
+            origin="flag" if target else "env:MILVUS_URI" if from_env else "uri",
+            flags=flags | ({"address"} if target else set()),
+        )
 
     def resolve_alias(self, alias: str | None) -> str:
         """The alias itself, or for an omitted one: `$MILVUS_CONN_ALIAS`, else the profile's
