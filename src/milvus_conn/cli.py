@@ -35,7 +35,7 @@ class _Group(TyperGroup):
                 where = (
                     f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
                 )
-                render.err(f"Error: {exc.format_message()}{where}")
+                render.error(f"{exc.format_message()}{where}")
             code = exc.exit_code
         except typer.Abort:
             code = ExitCode.FALSE
@@ -63,7 +63,7 @@ class _Group(TyperGroup):
         except Exception as exc:
             if os.environ.get("CONN_DEBUG"):
                 raise
-            render.err(f"Error: unexpected {type(exc).__name__}: {exc} (CONN_DEBUG=1 shows more)")
+            render.error(f"unexpected {type(exc).__name__}: {exc} (CONN_DEBUG=1 shows more)")
             raise typer.Exit(ExitCode.FALSE) from None
 
 
@@ -83,7 +83,7 @@ app = typer.Typer(**_SETTINGS)
 
 def _fail(exc: MilvusException, *, quiet: bool = False) -> NoReturn:
     if not quiet:
-        render.err(f"Error: {exc.message}".replace("\n", "\\n"))  # always one line
+        render.error(exc.message)
     raise typer.Exit(exc.exit_code)
 
 

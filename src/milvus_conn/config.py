@@ -31,10 +31,16 @@ def default_timeout() -> float:
     return value if math.isfinite(value) and value > 0 else DEFAULT_TIMEOUT
 
 
-def check_alias(alias: object) -> str:
-    """Aliases are non-empty printable strings, so any accepted one survives TOML."""
+def check_alias_type(alias: object) -> str:
+    """pymilvus's rule, for methods that only read: any string."""
     if not isinstance(alias, str):
         raise ConnectionConfigException(f"Alias should be string, but {type(alias)!r} is given.")
+    return alias
+
+
+def check_alias(alias: object) -> str:
+    """Aliases stored are non-empty printable strings, so any accepted one survives TOML."""
+    alias = check_alias_type(alias)
     if not alias or not alias.isprintable() or alias != alias.strip():
         raise ConnectionConfigException(
             f"Illegal alias {alias!r}: use printable characters, without leading or trailing spaces"

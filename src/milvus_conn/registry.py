@@ -20,7 +20,7 @@ from urllib import parse
 
 from . import address as addr
 from . import lite
-from .config import AliasConfig, check_alias, check_timeout
+from .config import AliasConfig, check_alias, check_alias_type, check_timeout
 from .credentials import resolve_secret
 from .errors import (
     PROBE_EXCEPTIONS,
@@ -62,12 +62,6 @@ def builtin_alias() -> str:
     """The name of the built-in alias: `$MILVUS_CONN_ALIAS`, as pymilvus reads it, else
     `default`."""
     return os.environ.get("MILVUS_CONN_ALIAS") or "default"
-
-
-def _check_alias_type(alias: object) -> str:
-    if not isinstance(alias, str):
-        raise ConnectionConfigException(f"Alias should be string, but {type(alias)!r} is given.")
-    return alias
 
 
 class Connection:
@@ -114,7 +108,7 @@ class Connection:
 
     @property
     def server_version(self) -> str | None:
-        if self.result is None or (self.result.healthy and self.result.server_version is None):
+        if self.result is None:  # a handle opened from the state file: ask once
             self.check()
         return self.result.server_version if self.result else None
 
@@ -196,7 +190,7 @@ class Connections:
 
     def remove_connection(self, alias: str) -> None:
         """Disconnect, then delete the alias; no error if it is absent (as pymilvus)."""
-        _check_alias_type(alias)
+        check_alias_type(alias)
         self.disconnect(alias)
         self.store.update(lambda profile: _without_alias(profile, alias))
 
@@ -251,7 +245,7 @@ class Connections:
 
     def disconnect(self, alias: str) -> None:
         """Close the live handle and forget the connected state; no-op when not connected."""
-        _check_alias_type(alias)
+        check_alias_type(alias)
         with self._lock:
             handle = self._handles.pop(alias, None)
             if handle is not None:
@@ -262,12 +256,12 @@ class Connections:
 
     def has_connection(self, alias: str) -> bool:
         """True only if the alias exists and its connection has been established."""
-        _check_alias_type(alias)
+        check_alias_type(alias)
         return alias in self._connected() and alias in self._configs()
 
     def get_connection(self, alias: str | None = None) -> Connection | None:
         """The live handle, opened lazily (no probe) if another process connected it."""
-        alias = _check_alias_type(self.resolve_alias(alias))
+        alias = check_alias_type(self.resolve_alias(alias))
         with self._lock:
             entry = self._connected().get(alias)
             handle = self._handles.get(alias)
@@ -285,7 +279,7 @@ class Connections:
 
     def get_connection_addr(self, alias: str) -> dict[str, Any]:
         """The config dict, pymilvus's shape; `{}` for an unknown alias; never a secret."""
-        _check_alias_type(alias)
+        check_alias_type(alias)
         config = self._configs().get(alias)
         if config is None:
             return {}
@@ -298,7 +292,7 @@ class Connections:
 
     def client_kwargs(self, alias: str | None = None) -> dict[str, Any]:
         """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
-        alias = _check_alias_type(self.resolve_alias(alias))
+        alias = check_alias_type(self.resolve_alias(alias))
         config = self._require(alias)
         credentials = self._credentials(alias, config, "", "", "", "default")
         scheme = "https" if config.secure else "http"

@@ -66,6 +66,11 @@ def err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def error(message: str) -> None:
+    """`Error: ...` on stderr, always one line (a value may carry a newline)."""
+    err("Error: " + message.replace("\r", "\\r").replace("\n", "\\n"))
+
+
 def diag(text: str) -> None:
     """--verbose diagnostics, on stderr."""
     if _Settings.verbose:
@@ -280,10 +285,10 @@ def answer(alias: str, result: Answer, address: str) -> None:
     --quiet only errors that are not answers (usage, profile: exit 2 and 6) still print."""
     if isinstance(result, MilvusException):
         if not _Settings.quiet or result.exit_code in (2, 6):
-            err(f"Error: {result.message}")
+            error(result.message)
     elif result is None:
         out(f"{alias}: connected (not probed)")
     elif result.healthy:
         out(describe_result(alias, address, result))
     elif not _Settings.quiet:
-        err(f"Error: {describe_result(alias, address, result)}")
+        error(describe_result(alias, address, result))
