@@ -4,8 +4,6 @@ Priority and messages follow pymilvus's `Connections.__get_full_address`; the on
 deliberate difference is the port range, 1-65535 (pymilvus accepts 0, rejects 65535).
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 from urllib import parse
 

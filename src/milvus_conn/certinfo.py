@@ -6,8 +6,6 @@ judges), offering the client certificate when there is one, and reads the fields
 with the ssl module's own decoder. Part of the health core: it imports nothing of ours.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import time

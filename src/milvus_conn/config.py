@@ -5,8 +5,6 @@ reject the same things with the same words. Secrets are held by reference
 (`password_env`, `token_env`); plain `password`/`token` are accepted but flagged.
 """
 
-from __future__ import annotations
-
 import math
 import os
 from pathlib import Path
@@ -85,7 +83,7 @@ class AliasConfig(_Fields):
 
     __slots__ = ()
 
-    def __new__(cls, address: str, **values: Any) -> AliasConfig:
+    def __new__(cls, address: str, **values: Any) -> "AliasConfig":
         if values.get("timeout") is not None:
             values["timeout"] = check_timeout(values["timeout"])
         config = super().__new__(cls, address, **values)
@@ -137,7 +135,7 @@ class AliasConfig(_Fields):
         return bool(self.password or self.token)
 
     @classmethod
-    def from_options(cls, options: dict[str, Any]) -> AliasConfig:
+    def from_options(cls, options: dict[str, Any]) -> "AliasConfig":
         """Build from add_connection/CLI keywords: address > uri > host/port, as pymilvus."""
         odd = [key for key in options if not isinstance(key, str)]
         if odd:
@@ -171,7 +169,7 @@ class AliasConfig(_Fields):
         )
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> AliasConfig:
+    def from_table(cls, table: dict[str, Any]) -> "AliasConfig":
         """Build from a profile table; unknown keys ride along in `extra`."""
         values = {k: v for k, v in table.items() if k in _FIELDS and k != "extra"}
         if "address" not in values:
@@ -185,7 +183,7 @@ class AliasConfig(_Fields):
         return cls(**values, extra=extra)
 
     @classmethod
-    def trusted(cls, table: dict[str, Any]) -> AliasConfig:
+    def trusted(cls, table: dict[str, Any]) -> "AliasConfig":
         """From a table that already passed `from_table` (the parse cache): no checks."""
         values = {k: v for k, v in table.items() if k in _FIELDS and k != "extra"}
         if isinstance(values.get("timeout"), int):
@@ -211,7 +209,7 @@ class AliasConfig(_Fields):
             table.pop(key, None)
         return {k: v for k, v in table.items() if k not in self.extra}
 
-    def with_changes(self, **changes: Any) -> AliasConfig:
+    def with_changes(self, **changes: Any) -> "AliasConfig":
         """A validated copy (NamedTuple's own `_replace` would skip validation)."""
         return AliasConfig(**{**self._asdict(), **changes})
 

@@ -13,8 +13,6 @@ calls, so a probe costs one grpcio import and no generated modules. grpc is impo
 on first use only.
 """
 
-from __future__ import annotations
-
 import binascii
 import os
 import re
@@ -220,7 +218,7 @@ def _grpc() -> Any:
 # channels --------------------------------------------------------------------------
 
 
-def open_channel(target: Target) -> grpc.Channel:
+def open_channel(target: Target) -> "grpc.Channel":
     """A channel to `target`; TLS files are read here (OSError if unreadable)."""
     grpc = _grpc()
     if not target.secure:
@@ -243,7 +241,7 @@ def open_channel(target: Target) -> grpc.Channel:
 
 
 def check(
-    probe: Probe, channel: grpc.Channel | None = None, *, since: float | None = None
+    probe: Probe, channel: "grpc.Channel | None" = None, *, since: float | None = None
 ) -> HealthResult:
     """Run one probe within `probe.timeout` seconds in all (counted from `since`, a
     time.monotonic() value, when given), on `channel` or a fresh one."""
@@ -300,7 +298,7 @@ def wait_until_healthy(probe: Probe, wait: float) -> HealthResult:
 class _Checker:
     """The steps of one probe, sharing one deadline."""
 
-    def __init__(self, probe: Probe, channel: grpc.Channel, since: float | None = None) -> None:
+    def __init__(self, probe: Probe, channel: "grpc.Channel", since: float | None = None) -> None:
         self.probe = probe
         self.channel = channel
         self.started = time.monotonic()
@@ -409,7 +407,7 @@ class _Checker:
         version = first(fields, 2, b"").decode("utf-8", "replace") or None
         return HealthResult(HEALTHY, protocol, latency, server_version=version)
 
-    def failure(self, exc: grpc.RpcError) -> HealthResult:
+    def failure(self, exc: "grpc.RpcError") -> HealthResult:
         """The one place where gRPC status codes become outcomes."""
         grpc = _grpc()
 

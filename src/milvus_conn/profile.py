@@ -13,8 +13,6 @@ new alias is appended to the file's text (keeping its comments) rather than the 
 file rewritten, where the file's layout allows.
 """
 
-from __future__ import annotations
-
 import contextlib
 import marshal
 import os
@@ -71,7 +69,7 @@ class Profile(NamedTuple):
         chosen = {"default_alias": self.default_alias} if self.default_alias else {}
         return {"version": PROFILE_VERSION, **chosen, **self.extra, "connections": tables}
 
-    def replace(self, **changes: Any) -> Profile:
+    def replace(self, **changes: Any) -> "Profile":
         return self._replace(**changes)
 
 

@@ -7,8 +7,6 @@ Resolution order on `connect`, as pymilvus: explicit address/uri/host/port, then
 `$MILVUS_URI`, then the stored alias.
 """
 
-from __future__ import annotations
-
 import os
 import threading
 import time
@@ -71,9 +69,9 @@ class Connection:
         self,
         alias: str,
         config: AliasConfig,
-        credentials: health.Credentials,
-        target: health.Target,
-        result: health.HealthResult | None = None,
+        credentials: "health.Credentials",
+        target: "health.Target",
+        result: "health.HealthResult | None" = None,
     ) -> None:
         self.alias = alias
         self.config = config
@@ -98,7 +96,7 @@ class Connection:
                 self._channel = health.open_channel(self._target)
             return self._channel
 
-    def check(self, timeout: float | None = None) -> health.HealthResult:
+    def check(self, timeout: float | None = None) -> "health.HealthResult":
         """Probe the server now on this handle's channel; never raises for server outcomes."""
         from . import health
 
@@ -122,9 +120,9 @@ class Connection:
         self,
         timeout: float | None,
         want_version: bool,
-        gates: health.Gates | None = None,
+        gates: "health.Gates | None" = None,
         want_certificate: bool = False,
-    ) -> health.Probe:
+    ) -> "health.Probe":
         from . import health
 
         return health.Probe(
@@ -151,7 +149,7 @@ class AliasInfo(NamedTuple):
     config: AliasConfig  # its public() view is what may be shown
     connected: bool
     default: bool
-    health: health.HealthResult | None = None
+    health: "health.HealthResult | None" = None
 
 
 class Connections:
@@ -203,7 +201,7 @@ class Connections:
         token: str = "",
         *,
         wait: float = 0,
-        gates: health.Gates | None = None,
+        gates: "health.Gates | None" = None,
         want_certificate: bool = False,
         **kwargs: Any,
     ) -> Connection:
@@ -229,8 +227,8 @@ class Connections:
         return connection
 
     def _probe_connect(
-        self, alias: str, connection: Connection, probe: health.Probe, wait: float
-    ) -> health.HealthResult:
+        self, alias: str, connection: Connection, probe: "health.Probe", wait: float
+    ) -> "health.HealthResult":
         from . import health
 
         try:
@@ -347,12 +345,10 @@ class Connections:
         probe: bool = True,
         wait: float = 0,
         timeout: float | None = None,
-        gates: health.Gates | None = None,
-    ) -> health.HealthResult | None:
+        gates: "health.Gates | None" = None,
+    ) -> "health.HealthResult | None":
         """`conn has`: the alias must exist and be connected; then, unless told not to,
         it must answer healthy now (retrying for up to `wait` seconds)."""
-        from . import health
-
         alias = check_alias(self.resolve_alias(alias))
         self._require(alias)
         if not self.has_connection(alias):
@@ -361,6 +357,8 @@ class Connections:
             )
         if not probe:
             return None
+        from . import health
+
         handle = self.get_connection(alias)
         assert handle is not None
         request = handle._probe(timeout, want_version=False, gates=gates)
@@ -373,11 +371,11 @@ class Connections:
 
     def probe_many(
         self, aliases: Sequence[str], **options: Any
-    ) -> list[health.HealthResult | MilvusException | None]:
+    ) -> "list[health.HealthResult | MilvusException | None]":
         """`conn has A B C`: `probe` for each alias at once; each answer is its result
         (None when not probed) or the error that alias raised."""
 
-        def one(alias: str) -> health.HealthResult | MilvusException | None:
+        def one(alias: str) -> "health.HealthResult | MilvusException | None":
             try:
                 return self.probe(alias, **options)
             except MilvusException as exc:
@@ -397,11 +395,11 @@ class Connections:
         chosen = self.resolve_alias(None)
         results: list[health.HealthResult | None] = [None] * len(configs)
         if check:
-            from . import health
+            from .health import check_many
 
             probes = [self._probe_for(alias, config, timeout) for alias, config in configs.items()]
             try:
-                results = list(health.check_many(probes))
+                results = list(check_many(probes))
             except OSError as exc:
                 raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
         return [
@@ -417,7 +415,7 @@ class Connections:
 
     def watch(
         self, alias: str | None = None, *, interval: float = 2.0, until: float | None = None
-    ) -> Iterator[health.HealthResult]:
+    ) -> "Iterator[health.HealthResult]":
         """`conn watch`: the alias's health now, then each change of status."""
         alias = check_alias(self.resolve_alias(alias))
         check_timeout(interval, "interval")
@@ -605,7 +603,7 @@ class Connections:
         password: str,
         token: str,
         db_name: str,
-    ) -> health.Credentials:
+    ) -> "health.Credentials":
         """The user, db and secrets to send (credentials.py says where secrets come from)."""
         from . import health
 
@@ -664,7 +662,7 @@ class Connections:
         handle.answered_by = entry.get("protocol") or ""
         return handle
 
-    def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> health.Probe:
+    def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> "health.Probe":
         credentials = self._credentials(alias, config, "", "", "", "default")
         connection = Connection(alias, config, credentials, _target(config, self.store))
         return connection._probe(timeout, want_version=True, want_certificate=True)
@@ -692,7 +690,7 @@ def _builtin_default() -> AliasConfig:
     return AliasConfig(address=f"{addr.DEFAULT_HOST}:{addr.DEFAULT_PORT}")
 
 
-def _target(config: AliasConfig, store: ProfileStore) -> health.Target:
+def _target(config: AliasConfig, store: ProfileStore) -> "health.Target":
     from . import health
 
     return health.Target(

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConnectionConfigException,
@@ -25,7 +25,11 @@ from .errors import (
 from .registry import AliasInfo
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from .health import HealthResult
+
+    Answer: TypeAlias = HealthResult | MilvusException | None  # a result, an error, or not probed
 
 LIST_COLUMNS = ("ALIAS", "ADDRESS", "USER", "DB", "TLS", "STATE")
 CHECK_COLUMNS = ("HEALTH", "LATENCY", "VERSION", "CERT")
@@ -263,9 +267,6 @@ def exports(variables: dict[str, str], shell: Shell) -> None:
             out(f"$Env:{name} = '{escaped}'")
         else:
             out(f"export {name}={shlex.quote(value)}")
-
-
-Answer = Union["HealthResult", MilvusException, None]  # a result, an error, or not probed
 
 
 def exit_code_of(answer: Answer) -> int:
