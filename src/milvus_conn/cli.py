@@ -4,6 +4,7 @@ Errors end in one handler (`_Group.invoke`): one `Error: ...` line on stderr and
 exception's exit code. No traceback reaches a user unless CONN_DEBUG=1 asks for one.
 """
 
+import gc
 import os
 import sys
 import time
@@ -564,6 +565,16 @@ def _name_of(info: Any) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    `gc.freeze()` moves every object alive so far out of the cyclic collector's reach:
+    once here, so that collections during the run skip all that was imported, and once at
+    the end, so that the interpreter's exit does not collect it all again (20-25 ms with
+    typer loaded, for memory the process is about to give back). Reference counting, and
+    with it every close and flush, works as before."""
     command = None if os.environ.get(COMPLETE_VAR) else _command_named(sys.argv[1:])
-    (lean_app(command) if command else app)(prog_name="conn")
+    gc.freeze()
+    try:
+        (lean_app(command) if command else app)(prog_name="conn")
+    finally:
+        gc.freeze()
