@@ -24,7 +24,8 @@ try:
     app(sys.argv[1:], prog_name="conn", standalone_mode=False)
 except SystemExit:
     pass
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"grpc", "rich", "pydantic"})
+loaded = {m.split(".")[0] for m in sys.modules} & {"grpc", "rich", "pydantic"}
+loaded = sorted(loaded | ({"milvus_conn.health"} & set(sys.modules)))
 sys.stderr.write("\\nLOADED " + json.dumps(loaded) + "\\n")
 """
 
@@ -67,12 +68,12 @@ def test_every_command_has_help_and_a_readme_entry(command, cli):
         ["remove", "x"],
     ],
 )
-def test_offline_commands_import_neither_grpc_nor_rich_when_piped(args, profile):
+def test_offline_commands_import_neither_grpc_nor_rich_nor_the_health_core(args, profile):
     assert loaded_modules(*args) == []
 
 
 def test_a_probe_imports_grpc_but_not_rich_when_piped(profile):
-    assert loaded_modules("list", "--check", "--timeout", "0.2") == ["grpc"]
+    assert loaded_modules("list", "--check", "--timeout", "0.2") == ["grpc", "milvus_conn.health"]
 
 
 def test_app_dir_matches_typer(monkeypatch, tmp_path):
