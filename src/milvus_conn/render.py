@@ -82,9 +82,11 @@ def diag(text: str) -> None:
 
 
 def emit_json(data: object) -> None:
+    """Indented for a person at a terminal; one line when piped, as `gh` does: only
+    unindented JSON gets the json module's C encoder (10,000 aliases: 0.4 s -> 0.1 s)."""
     import json  # here: most runs print no JSON
 
-    out(json.dumps(data, indent=2, ensure_ascii=False))
+    out(json.dumps(data, indent=2 if _on_terminal() else None, ensure_ascii=False))
 
 
 def _on_terminal() -> bool:
