@@ -287,6 +287,24 @@ def test_the_parse_cache_is_used_and_never_trusted_when_stale(registry, profile)
     assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
 
 
+def test_the_parse_cache_gives_the_aliases_a_fresh_parse_gives(profile):
+    write_profile(
+        profile,
+        '[connections.a]\naddress = "h:1"\ntimeout = 3\ncolor = "red"\n\n'
+        '[connections.u]\nuri = "https://u.example/db1"\nuser = "ann"\n\n'
+        '[connections.p]\naddress = "h:2"\npassword = "pw"\nsecure = true\n',
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlainSecretWarning)
+        parsed = ProfileStore(profile).load().aliases  # parses the TOML, writes the cache
+        assert (profile.parent / ".profiles.toml.cache").exists()
+        cached = ProfileStore(profile).load().aliases  # a new store: from the cache
+    assert list(cached) == list(parsed) == ["a", "u", "p"]
+    assert "p" in cached and "x" not in cached and len(cached) == 3
+    assert {alias: cached[alias] for alias in reversed(list(cached))} == dict(parsed)
+    assert cached["a"] is cached["a"]  # built once
+
+
 def test_unknown_keys_of_an_alias_survive_its_own_update(registry, profile):
     write_profile(profile, '[connections.a]\naddress = "h:1"\ncolor = "red"\n')
     registry.add_connection(a={"address": "h:9"})
@@ -400,6 +418,23 @@ def test_a_plain_password_in_the_profile_is_warned_about(profile):
         f"{profile} holds a plain password or token (alias 'a'); "
         "prefer --password-env / --token-env"
     ]
+
+
+def test_a_plain_secret_is_warned_about_when_read_from_the_parse_cache_too(profile):
+    write_profile(
+        profile,
+        '[connections.a]\naddress = "h:1"\n\n[connections.b]\naddress = "h:2"\ntoken = "t"\n',
+    )
+    parsed = read_warnings(profile)
+    assert (profile.parent / ".profiles.toml.cache").exists()
+    assert (
+        read_warnings(profile)
+        == parsed
+        == [
+            f"{profile} holds a plain password or token (alias 'b'); "
+            "prefer --password-env / --token-env"
+        ]
+    )
 
 
 def test_a_readable_profile_with_secrets_gets_a_chmod_hint(profile):

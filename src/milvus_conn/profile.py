@@ -20,11 +20,11 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import AliasConfig
+from .config import SECRET_KEYS, AliasConfig
 from .errors import (
     ConnectionConfigException,
     PlainSecretWarning,
@@ -56,11 +56,42 @@ def default_profile_path() -> Path:
     return Path(os.environ.get("CONN_PROFILE") or app_dir() / PROFILE_NAME)
 
 
+class TrustedAliases(Mapping[str, AliasConfig]):
+    """Aliases from the parse cache, each AliasConfig built when first read: `conn has
+    prod` on a 10,000-alias profile builds one config, not 10,000 (~50 ms)."""
+
+    __slots__ = ("_built", "_tables")
+
+    def __init__(self, tables: dict[str, dict[str, Any]]) -> None:
+        self._tables = tables
+        self._built: dict[str, AliasConfig] = {}
+
+    def __getitem__(self, alias: str) -> AliasConfig:
+        config = self._built.get(alias)
+        if config is None:
+            config = self._built[alias] = AliasConfig.trusted(self._tables[alias])
+        return config
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._tables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def plain_secret_holders(self) -> list[str]:
+        """`has_plain_secret`, read from the tables (no config built)."""
+        password, token = SECRET_KEYS
+        return [a for a, t in self._tables.items() if t.get(password) or t.get(token)]
+
+
 class Profile(NamedTuple):
     """The parsed profile: aliases in file order, plus top-level keys we do not know.
     (NamedTuples here and below: never mutated, and cheap to define at start-up.)"""
 
-    aliases: dict[str, AliasConfig]
+    aliases: Mapping[str, AliasConfig]  # a dict, or TrustedAliases from the cache
     extra: dict[str, Any]
     default_alias: str = ""  # set by `conn use`
 
@@ -168,11 +199,11 @@ class ProfileStore:
         chosen = document.get("default_alias", "")
         if not isinstance(chosen, str):
             raise ProfileException(f"{self.path}: default_alias must be a string")
-        build = AliasConfig.trusted if trusted else None
-        aliases = {
-            alias: build(table) if build else self._parse_alias(alias, table)
-            for alias, table in tables.items()
-        }
+        aliases: Mapping[str, AliasConfig] = (
+            TrustedAliases(tables)
+            if trusted
+            else {alias: self._parse_alias(alias, table) for alias, table in tables.items()}
+        )
         known = ("version", "connections", "default_alias")
         extra = {k: v for k, v in document.items() if k not in known}
         return Profile(aliases=aliases, extra=extra, default_alias=chosen)
@@ -233,7 +264,12 @@ class ProfileStore:
             raise ProfileException(f"{self.state_path}: invalid state file: no 'connected' table")
 
     def _warn_if_exposed(self, profile: Profile, mode: int) -> None:
-        holders = [a for a, c in profile.aliases.items() if c.has_plain_secret]
+        aliases = profile.aliases
+        holders = (
+            aliases.plain_secret_holders()
+            if isinstance(aliases, TrustedAliases)
+            else [a for a, c in aliases.items() if c.has_plain_secret]
+        )
         if not holders:
             return
         warnings.warn(

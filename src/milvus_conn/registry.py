@@ -255,20 +255,21 @@ class Connections:
     def has_connection(self, alias: str) -> bool:
         """True only if the alias exists and its connection has been established."""
         check_alias_type(alias)
-        return alias in self._connected() and alias in self._configs()
+        return alias in self._connected() and self._config(alias) is not None
 
     def get_connection(self, alias: str | None = None) -> Connection | None:
         """The live handle, opened lazily (no probe) if another process connected it."""
         alias = check_alias_type(self.resolve_alias(alias))
         with self._lock:
             entry = self._connected().get(alias)
+            stored = self._config(alias)
             handle = self._handles.get(alias)
-            if entry is None or alias not in self._configs():
+            if entry is None or stored is None:
                 if handle is not None:
                     self._handles.pop(alias).close()
                 return None
             if handle is None:
-                handle = self._handle_from_state(alias, entry)
+                handle = self._handle_from_state(alias, entry, stored)
                 self._handles[alias] = handle
             return handle
 
@@ -278,7 +279,7 @@ class Connections:
     def get_connection_addr(self, alias: str) -> dict[str, Any]:
         """The config dict, pymilvus's shape; `{}` for an unknown alias; never a secret."""
         check_alias_type(alias)
-        config = self._configs().get(alias)
+        config = self._config(alias)
         if config is None:
             return {}
         entry = self._connected().get(alias)
@@ -546,6 +547,16 @@ class Connections:
             configs = {name: _builtin_default(), **configs}
         return configs
 
+    def _config(self, alias: str) -> AliasConfig | None:
+        """One alias of `_configs()`, without building every other one."""
+        embedded = self._embedded.get(alias)
+        if embedded is not None:
+            return embedded[0]
+        config = self.store.load().aliases.get(alias)
+        if config is None and alias == builtin_alias():
+            return _builtin_default()
+        return config
+
     def _connected(self) -> dict[str, dict[str, Any]]:
         """Connected aliases: the state file's, and this process's embedded ones."""
         connected = self.store.load_state().connected
@@ -554,7 +565,7 @@ class Connections:
         return {**connected, **{alias: entry for alias, (_, entry) in self._embedded.items()}}
 
     def _require(self, alias: str) -> AliasConfig:
-        config = self._configs().get(alias)
+        config = self._config(alias)
         if config is None:
             raise ConnectionNotExistException(f"unknown alias {alias!r}")
         return config
@@ -576,7 +587,7 @@ class Connections:
         unknown = sorted(set(options) - {*_CONNECT_OPTIONS, "address", "uri", "host", "port"})
         if unknown:
             raise ConnectionConfigException(f"unknown connection option(s): {', '.join(unknown)}")
-        stored = self._configs().get(alias)
+        stored = self._config(alias)
         explicit = {k: options.pop(k) for k in ("address", "uri", "host", "port") if k in options}
         if any(v not in ("", None) for v in explicit.values()):
             config = AliasConfig.from_options(
@@ -648,13 +659,14 @@ class Connections:
                 previous.close()
             self._handles[alias] = connection
 
-    def _handle_from_state(self, alias: str, entry: dict[str, Any]) -> Connection:
+    def _handle_from_state(
+        self, alias: str, entry: dict[str, Any], stored: AliasConfig
+    ) -> Connection:
         table = {k: v for k, v in entry.items() if k not in (*_STATE_ONLY, "db_name")}
         try:
             config = AliasConfig.from_table(table)
         except ConnectionConfigException as exc:
             raise ProfileException(f"{self.store.state_path}: alias {alias!r}: {exc}") from None
-        stored = self._configs()[alias]
         credentials = self._credentials(
             alias, stored, config.user, "", "", entry.get("db_name", "")
         )
