@@ -81,11 +81,6 @@ class TrustedAliases(Mapping[str, AliasConfig]):
     def __len__(self) -> int:
         return len(self._tables)
 
-    def plain_secret_holders(self) -> list[str]:
-        """`has_plain_secret`, read from the tables (no config built)."""
-        password, token = SECRET_KEYS
-        return [a for a, t in self._tables.items() if t.get(password) or t.get(token)]
-
 
 class Profile(NamedTuple):
     """The parsed profile: aliases in file order, plus top-level keys we do not know.
@@ -156,7 +151,7 @@ class ProfileStore:
         value = parse(key)
         self._cache[path] = (key, value)
         if path == self.path:
-            self._warn_if_exposed(value, st.st_mode)
+            self._warn_if_exposed(self._document or {}, st.st_mode)
         return value
 
     def _bytes(self, path: Path) -> bytes:
@@ -263,13 +258,11 @@ class ProfileStore:
         ):
             raise ProfileException(f"{self.state_path}: invalid state file: no 'connected' table")
 
-    def _warn_if_exposed(self, profile: Profile, mode: int) -> None:
-        aliases = profile.aliases
-        holders = (
-            aliases.plain_secret_holders()
-            if isinstance(aliases, TrustedAliases)
-            else [a for a, c in aliases.items() if c.has_plain_secret]
-        )
+    def _warn_if_exposed(self, document: dict[str, Any], mode: int) -> None:
+        """Read from the document's tables, so that no alias is built for it."""
+        password, token = SECRET_KEYS
+        tables = document.get("connections", {})
+        holders = [a for a, t in tables.items() if t.get(password) or t.get(token)]
         if not holders:
             return
         warnings.warn(
