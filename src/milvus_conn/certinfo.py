@@ -6,6 +6,8 @@ judges), offering the client certificate when there is one, and reads the fields
 with the ssl module's own decoder. Part of the health core: it imports nothing of ours.
 """
 
+# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
+# ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import contextlib
 import os
 import time

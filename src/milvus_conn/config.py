@@ -5,6 +5,8 @@ reject the same things with the same words. Secrets are held by reference
 (`password_env`, `token_env`); plain `password`/`token` are accepted but flagged.
 """
 
+# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
+# ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import math
 import os
 from pathlib import Path

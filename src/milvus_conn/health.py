@@ -13,6 +13,8 @@ calls, so a probe costs one grpcio import and no generated modules. grpc is impo
 on first use only.
 """
 
+# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
+# ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import binascii
 import os
 import re

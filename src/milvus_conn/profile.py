@@ -13,6 +13,8 @@ new alias is appended to the file's text (keeping its comments) rather than the 
 file rewritten, where the file's layout allows.
 """
 
+# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
+# ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import contextlib
 import marshal
 import os
