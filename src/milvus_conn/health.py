@@ -23,11 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .certinfo import CertInfo, peer_certificate
 from .wire import decode_fields, encode_string_field, first, milvus_status
 
 if TYPE_CHECKING:
     import grpc
+
+    from .certinfo import CertInfo
 
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
@@ -101,7 +102,7 @@ class HealthResult(NamedTuple):
     latency_ms: float | None = None
     server_version: str | None = None
     reason: str = ""
-    tls: CertInfo | None = None  # the server certificate, when it was asked for
+    tls: "CertInfo | None" = None  # the server certificate, when it was asked for
 
     @property
     def healthy(self) -> bool:
@@ -322,6 +323,8 @@ class _Checker:
         except ValueError as exc:  # a reply that does not decode
             result = HealthResult(UNHEALTHY, reason=f"malformed reply from the server: {exc}")
         if self.probe.asks_certificate:
+            from .certinfo import peer_certificate  # here: only TLS probes that ask need it
+
             target = self.probe.target
             certificate = peer_certificate(
                 target.address,
