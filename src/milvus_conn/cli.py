@@ -96,13 +96,13 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 def main_callback(
     ctx: typer.Context,
     profile: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--profile",
             metavar="PATH",
-            envvar="CONN_PROFILE",
-            help="Profile file to use [default: profiles.toml in the conn app directory].",
-            show_envvar=True,
+            help="Profile file to use; repeat it, or join files with the path separator "
+            "(':'), to layer them, the first one winning [default: $CONN_PROFILE, else "
+            "profiles.toml in the conn app directory].",
         ),
     ] = None,
     quiet: Annotated[
@@ -115,7 +115,7 @@ def main_callback(
     warnings.showwarning = _show_warning
     render.configure(quiet=quiet, verbose=verbose)
     ctx.obj = Connections(profile=profile or None)
-    render.diag(f"profile {ctx.obj.store.path}")
+    render.diag(f"profile {os.pathsep.join(map(str, ctx.obj.store.paths))}")
 
 
 def _registry(ctx: typer.Context) -> Connections:
@@ -421,6 +421,7 @@ def list_(
     """Show every alias; with --check, probe them all concurrently."""
     infos = _registry(ctx).describe(check=check, timeout=timeout)
     for info in infos:
+        render.diag(f"alias {info.alias}: from {info.profile or 'conn (built in)'}")
         if info.health is not None:
             render.diag_probe(info.alias, info.config.public(), info.health)
     render.aliases(infos, as_json=as_json)

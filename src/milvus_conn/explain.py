@@ -1,9 +1,10 @@
 """`conn addr ALIAS --explain`: each resolved setting and where it came from.
 
-Sources: `flag` (an option given to `conn connect --explain`), `profile` (stored for
-the alias), `uri` (read from the alias's URI: address, TLS from https, user, db_name
-from the path), `env:NAME` (an environment variable: `$MILVUS_URI` outranks a stored
-alias, as in pymilvus; `$MILVUS_CONN_TIMEOUT`; secret variables), or `default`.
+Sources: `flag` (an option given to `conn connect --explain`), `profile:PATH` (stored
+for the alias in that file: with layered profiles, the one whose definition wins), `uri`
+(read from the alias's URI: address, TLS from https, user, db_name from the path),
+`env:NAME` (an environment variable: `$MILVUS_URI` outranks a stored alias, as in
+pymilvus; `$MILVUS_CONN_TIMEOUT`; secret variables), or `default`.
 Secrets are shown only as "set" or "unset".
 """
 
@@ -31,12 +32,13 @@ def explain(
     base_dir: Path,
     origin: str = "uri",
     flags: Collection[str] = (),
+    stored_in: str = "profile",
 ) -> dict[str, Any]:
     """{field: {"value": ..., "source": ...}} for the settings `connect` would use.
 
     `config` is already resolved; `origin` names where its URI came from (`uri` for
     the alias's own, `env:MILVUS_URI`, or `flag`), `flags` the fields given as options,
-    and `stored` whether the rest came from the profile."""
+    and `stored` whether the rest came from the profile (`stored_in` names the file)."""
     parsed = addr.parse_uri(config.uri) if config.uri else None
     defaults = AliasConfig(address=config.address)
     report: dict[str, Any] = {}
@@ -52,20 +54,20 @@ def explain(
         elif name != "address" and value == getattr(defaults, name):
             source = "default"
         else:
-            source = "profile" if stored else "default"
+            source = stored_in if stored else "default"
         report[name] = {"value": value, "source": source}
     report["db_name"]["value"] = config.db_name or "default"
     report["timeout"] = (
         {"value": config.timeout, "source": "flag"}
         if "timeout" in flags
-        else (_timeout(config, stored))
+        else (_timeout(config, stored_in if stored else ""))
     )
     for key, path in config.resolved_tls_paths(base_dir).items():
         report[key]["value"] = path
     for kind in SECRET_KINDS:
         report[kind] = _secret(alias, config, kind)
-        if report[kind]["source"] == "profile" and not stored:  # the password inside a URI
-            report[kind]["source"] = origin
+        if report[kind]["source"] == "profile":  # in the file, or inside a URI
+            report[kind]["source"] = stored_in if stored else origin
     return report
 
 
@@ -79,9 +81,9 @@ def _from_uri(name: str, value: object, parsed: addr.ParsedAddress) -> bool:
     return bool(value) and getattr(parsed, name) == value
 
 
-def _timeout(config: AliasConfig, stored: bool) -> dict[str, Any]:
+def _timeout(config: AliasConfig, stored_in: str) -> dict[str, Any]:
     if config.timeout is not None:
-        return {"value": config.timeout, "source": "profile" if stored else "default"}
+        return {"value": config.timeout, "source": stored_in or "default"}
     if os.environ.get("MILVUS_CONN_TIMEOUT"):
         return {"value": default_timeout(), "source": "env:MILVUS_CONN_TIMEOUT"}
     return {"value": default_timeout(), "source": "default"}

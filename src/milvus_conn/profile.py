@@ -1,13 +1,23 @@
-"""The profile (aliases, TOML) and the state file beside it (which aliases are connected).
+"""The profile (aliases, TOML: configuration only) and this user's state for it (which
+aliases are connected), kept apart: paths.py says where state and cache live and why.
 
 Both are read without a lock (a rename makes every write atomic) and rewritten only
-under an exclusive lock on `<name>.lock`: read fresh, change, write to a temp file in
-the same directory, fsync, rename. A file that does not parse is reported with its
-line and column and is never overwritten. The lock is an `flock`, so a writer that
-dies releases it; a live one that holds it too long gives `ProfileLockException`.
+under an exclusive `flock`: read fresh, change, write to a temp file in the same
+directory, fsync, rename. A file that does not parse is reported with its line and
+column and is never overwritten. A writer that dies releases its lock; a live one that
+holds it too long gives `ProfileLockException`.
 
-Speed: a profile that parsed and validated is kept, as parsed, in `.<name>.cache`
-(marshal, 0600) beside it, keyed by the profile's size, times and inode, so later runs
+Two locks. State writes (connect, disconnect) lock `<key>.lock` in the user's state
+directory: nothing is written beside the profile. Profile writes (add, remove, use,
+import) lock the profile's directory itself, opened read-only: its inode survives the
+rename that replaces the profile (a lock on the file would be left on the old inode),
+it exists before the first alias is written, it needs no write permission and no lock
+file, and every user who can write a shared profile locks the same one. A profile
+that cannot be written (a read-only mount, no permission) is refused before anything
+changes: `profile PATH is read-only`.
+
+Speed: a profile that parsed and validated is kept, as parsed, in the user's cache
+directory (marshal, 0600), keyed by the profile's size, times and inode, so later runs
 skip TOML parsing and validation; any change to the profile makes the cache stale. A
 new alias is appended to the file's text (keeping its comments) rather than the whole
 file rewritten, where the file's layout allows.
@@ -26,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import paths
 from .config import SECRET_KEYS, AliasConfig
 from .errors import (
     ConnectionConfigException,
@@ -114,14 +125,14 @@ class State(NamedTuple):
 
 
 class ProfileStore:
-    """Reads and atomically rewrites one profile and its state file."""
+    """Reads and atomically rewrites one profile and this user's state file for it."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser().absolute()
-        stem = self.path.name.removesuffix(".toml")
-        self.state_path = self.path.with_name(f"{stem}.state.json")
-        self.lock_path = self.path.with_name(f"{stem}.lock")
-        self.cache_path = self.path.with_name(f".{self.path.name}.cache")
+        self.state_path = paths.state_file(self.path)
+        self.state_lock_path = paths.state_lock(self.path)
+        self.lock_path = self.path.parent  # profile writes lock the directory (see above)
+        self.cache_path = paths.cache_file(self.path)
         self._cache: dict[Path, tuple[tuple[int, ...], Any]] = {}
         self._document: dict[str, Any] | None = None  # the profile as last parsed
         self._entries: dict[str, Any] | None = None  # the parse cache file, once read
@@ -130,13 +141,60 @@ class ProfileStore:
     def base_dir(self) -> Path:
         return self.path.parent
 
+    # the interface layers.LayeredStore shares: one layer here --------------------------
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.path]
+
+    def base_for(self, alias: str) -> Path:
+        """The directory relative TLS paths of `alias` are read from."""
+        return self.base_dir
+
+    def source_of(self, alias: str) -> Path | None:
+        """The file that defines `alias`, None when none does."""
+        return self.path if alias in self.load().aliases else None
+
+    def sources(self) -> dict[str, Path]:
+        return dict.fromkeys(self.load().aliases, self.path)
+
+    def check_writable(self, alias: str | None = None) -> None:
+        """Refuse, before anything changes, a write (to `alias`, if it is stored here)
+        that could not land."""
+        if alias is not None and alias not in self.load().aliases:
+            return
+        if not _writable(self.path):
+            raise ProfileException(f"profile {self.path} is read-only; nothing changed")
+
     # reading -------------------------------------------------------------------------
 
     def load(self) -> Profile:
         return self._read(self.path, self._parse_profile, EMPTY_PROFILE)
 
     def load_state(self) -> State:
-        return self._read(self.state_path, self._parse_state, State({}))
+        state = self._read(self.state_path, self._parse_state, None)
+        return self._migrate_legacy_state() if state is None else state
+
+    def _migrate_legacy_state(self) -> State:
+        """Adopt, once, a state file an older conn kept beside the profile: move it to the
+        state directory, then never look beside the profile again (the new file exists).
+        Only this user's own file is adopted: in a shared folder, another user's
+        connections are not ours."""
+        legacy = paths.legacy_state_file(self.path)
+        try:
+            if legacy.lstat().st_uid != os.getuid():
+                return State({})
+        except OSError:
+            return State({})
+        with self._locked(self.state_lock_path, self.state_path):
+            if self.state_path.exists():  # another conn migrated it meanwhile
+                return self._read(self.state_path, self._parse_state, State({}))
+            document = self._json(legacy)
+            self._write(self.state_path, legacy.read_bytes())
+            for old in (legacy, paths.legacy_cache_file(self.path)):
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        return State(connected=document["connected"])
 
     def _read(self, path: Path, parse: Callable[[tuple[int, ...]], Any], empty: Any) -> Any:
         """Parse `path`, reusing the last parse while the file is unchanged."""
@@ -227,6 +285,7 @@ class ProfileStore:
         entries = {**self._disk_cache(), kind: (key, document)}
         self._entries = entries
         with contextlib.suppress(ProfileException, OSError, ValueError):
+            _make_dirs(self.cache_path.parent)
             atomic_write(self.cache_path, marshal.dumps(entries))
 
     def _parse_alias(self, alias: str, table: object) -> AliasConfig:
@@ -243,22 +302,24 @@ class ProfileStore:
     def _parse_state(self, key: tuple[int, ...]) -> State:
         document = self._cached("state", key)
         if document is None:
-            import json
-
-            try:
-                document = json.loads(self._bytes(self.state_path))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ProfileException(f"{self.state_path}: invalid state file: {exc}") from None
-            self._check_state(document)
+            document = self._json(self.state_path)
             self._save_cache("state", key, document)
         return State(connected=document["connected"])
 
-    def _check_state(self, document: object) -> None:
+    def _json(self, path: Path) -> dict[str, Any]:
+        """A state file, parsed and checked; errors name `path`."""
+        import json
+
+        try:
+            document = json.loads(self._bytes(path))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ProfileException(f"{path}: invalid state file: {exc}") from None
         connected = document.get("connected") if isinstance(document, dict) else None
         if not isinstance(connected, dict) or not all(
             isinstance(v, dict) for v in connected.values()
         ):
-            raise ProfileException(f"{self.state_path}: invalid state file: no 'connected' table")
+            raise ProfileException(f"{path}: invalid state file: no 'connected' table")
+        return document  # type: ignore[no-any-return]
 
     def _warn_if_exposed(self, document: dict[str, Any], mode: int) -> None:
         """Read from the document's tables, so that no alias is built for it."""
@@ -286,11 +347,16 @@ class ProfileStore:
     def update(self, change: Callable[[Profile], Profile]) -> Profile:
         """Apply `change` to the current profile under the lock and write the result."""
         with self.locked():
-            current = self.load()
-            updated = change(current)
-            if updated is not current:
-                self._write_profile(current, updated)
-            return updated
+            return self.apply(change)
+
+    def apply(self, change: Callable[[Profile], Profile]) -> Profile:
+        """`update` for a caller that holds the lock already (layers.py)."""
+        current = self.load()
+        updated = change(current)
+        if updated is not current:
+            self.check_writable()
+            self._write_profile(current, updated)
+        return updated
 
     def _write_profile(self, current: Profile, updated: Profile) -> None:
         """Append new aliases to the text where that is all that changed; else rewrite."""
@@ -314,7 +380,7 @@ class ProfileStore:
         self._save_cache("profile", key, document)
 
     def update_state(self, change: Callable[[State], State]) -> State:
-        with self.locked():
+        with self._locked(self.state_lock_path, self.state_path):
             current = self.load_state()
             updated = change(current)
             if updated is not current:
@@ -328,44 +394,60 @@ class ProfileStore:
                 self._save_cache("state", key, document)
             return updated
 
+    def locked(self) -> "contextlib.AbstractContextManager[None]":
+        """Hold the profile-write lock (the profile's directory)."""
+        return self._locked(self.lock_path, self.path)
+
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the exclusive lock; give up with a clear error after the timeout."""
-        self._ensure_dir()
+    def _locked(self, lock_path: Path, guarded: Path) -> Iterator[None]:
+        """Hold an exclusive flock on `lock_path` (a directory, or a lock file created
+        0600) while `guarded` is rewritten; give up with a clear error after the timeout."""
+        _make_dirs(guarded.parent)
         timeout = _lock_timeout()
+        flags = os.O_RDONLY if lock_path == guarded.parent else os.O_RDONLY | os.O_CREAT
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            fd = os.open(lock_path, flags, FILE_MODE)
         except OSError as exc:
-            raise ProfileLockException(
-                f"cannot open lock {self.lock_path}: {exc.strerror}"
-            ) from exc
+            raise ProfileLockException(f"cannot open lock {lock_path}: {exc.strerror}") from exc
         try:
-            _acquire(fd, self.lock_path, timeout)
-            self._sweep_temp_files()
+            _acquire(fd, guarded, timeout)
+            self._sweep_temp_files(guarded)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def _ensure_dir(self) -> None:
-        missing = [d for d in (self.base_dir, *self.base_dir.parents) if not d.exists()]
-        try:
-            for directory in reversed(missing):  # each one 0700, not only the last
-                directory.mkdir(mode=DIR_MODE, exist_ok=True)
-        except OSError as exc:
-            raise ProfileException(f"cannot create {self.base_dir}: {exc.strerror}") from exc
-
-    def _temp_prefix(self, path: Path) -> str:
-        return f".{path.name}."
-
-    def _sweep_temp_files(self) -> None:
-        """Remove temp files that a killed writer left; we hold the lock, so none is live."""
-        for path in (self.path, self.state_path, self.cache_path):
-            for leftover in self.base_dir.glob(f"{self._temp_prefix(path)}*.tmp"):
+    def _sweep_temp_files(self, guarded: Path) -> None:
+        """Remove temp files a killed writer left; we hold the lock, so none is live
+        (a cache write is best effort: one that loses its temp file is simply skipped)."""
+        for path in (guarded, self.cache_path):
+            for leftover in path.parent.glob(f".{path.name}.*.tmp"):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
 
     def _write(self, path: Path, data: bytes) -> None:
         atomic_write(path, data)
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create `directory` and any missing parent, each 0700 (not only the last)."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    try:
+        for each in reversed(missing):
+            each.mkdir(mode=DIR_MODE, exist_ok=True)
+    except OSError as exc:
+        raise ProfileException(f"cannot create {directory}: {exc.strerror}") from exc
+
+
+def _writable(path: Path) -> bool:
+    """Whether `path` can be replaced: the file (when it exists) and the directory the
+    rename happens in, else the nearest existing ancestor. access() answers EROFS on a
+    read-only mount even for root."""
+    if path.exists() and not os.access(path, os.W_OK):
+        return False
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return os.access(directory, os.W_OK)
 
 
 def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
@@ -433,7 +515,7 @@ def _lock_timeout() -> float:
         return LOCK_TIMEOUT
 
 
-def _acquire(fd: int, lock_path: Path, timeout: float) -> None:
+def _acquire(fd: int, guarded: Path, timeout: float) -> None:
     import fcntl
 
     deadline = time.monotonic() + timeout
@@ -445,7 +527,7 @@ def _acquire(fd: int, lock_path: Path, timeout: float) -> None:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 raise ProfileLockException(
-                    f"could not lock {lock_path} within {timeout:g} s: another conn is "
+                    f"could not lock {guarded} within {timeout:g} s: another conn is "
                     "writing; try again (CONN_LOCK_TIMEOUT sets the wait)"
                 ) from None
             time.sleep(pause)

@@ -1,8 +1,9 @@
 """The connection registry: pymilvus's `connections`, persistent and shared by processes.
 
-Aliases live in the profile; which of them are connected lives in the state file
-beside it, so `conn connect prod` in a shell and `connections.has_connection("prod")`
-in Python agree. Live handles (channels) are per process and opened lazily.
+Aliases live in the profile (one file, or several layered: layers.py); which of them
+are connected lives in this user's state file for it (paths.py), so `conn connect prod`
+in a shell and `connections.has_connection("prod")` in Python agree. Live handles
+(channels) are per process and opened lazily.
 Resolution order on `connect`, as pymilvus: explicit address/uri/host/port, then
 `$MILVUS_URI`, then the stored alias.
 """
@@ -34,7 +35,8 @@ from .errors import (
     ProbeException,
     ProfileException,
 )
-from .profile import Profile, ProfileStore, State, default_profile_path
+from .layers import LayeredStore, ProfileSpec, open_store
+from .profile import Profile, ProfileStore, State
 
 if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
     from . import health
@@ -152,24 +154,26 @@ class AliasInfo(NamedTuple):
     connected: bool
     default: bool
     health: "health.HealthResult | None" = None
+    profile: Path | None = None  # the file that defines it (None: built in, or embedded)
 
 
 class Connections:
     """pymilvus's `Connections`, bound to one profile (the default one unless given)."""
 
-    def __init__(self, profile: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, profile: ProfileSpec = None) -> None:
+        """`profile`: a path, several joined by os.pathsep, or a sequence of paths."""
         self._profile = profile
-        self._store: ProfileStore | None = None
+        self._store: ProfileStore | LayeredStore | None = None
         self._lock = threading.RLock()
         self._handles: dict[str, Connection] = {}
         # Embedded Milvus Lite aliases live and die with this process: never in the files.
         self._embedded: dict[str, tuple[AliasConfig, dict[str, Any]]] = {}
 
     @property
-    def store(self) -> ProfileStore:
+    def store(self) -> ProfileStore | LayeredStore:
         """The profile store, resolved on first use (`$CONN_PROFILE` is read then)."""
         if self._store is None:
-            self._store = ProfileStore(self._profile or default_profile_path())
+            self._store = open_store(self._profile or None)
         return self._store
 
     # pymilvus's API ------------------------------------------------------------------
@@ -191,6 +195,7 @@ class Connections:
     def remove_connection(self, alias: str) -> None:
         """Disconnect, then delete the alias; no error if it is absent (as pymilvus)."""
         check_alias_type(alias)
+        self.store.check_writable(alias)  # a read-only file: refused before the disconnect
         self.disconnect(alias)
         self.store.update(lambda profile: _without_alias(profile, alias))
 
@@ -219,7 +224,8 @@ class Connections:
         config, persist = self._resolve_config(alias, user, db_name, kwargs)
         try:
             credentials = self._credentials(alias, config, user, password, token, db_name)
-            connection = Connection(alias, config, credentials, _target(config, self.store))
+            target = _target(config, self.store.base_for(alias))
+            connection = Connection(alias, config, credentials, target)
             probe = connection._probe(None, True, gates, want_certificate)
             connection.result = self._probe_connect(alias, connection, probe, wait)
         except (ProbeException, ProfileException, ConnectionConfigException):
@@ -308,7 +314,8 @@ class Connections:
             "db_name": credentials.db_name,
             "timeout": config.effective_timeout,
         }
-        kwargs.update(_target(config, self.store)._asdict() if config.secure else {})
+        tls = _target(config, self.store.base_for(alias))._asdict() if config.secure else {}
+        kwargs.update(tls)
         kwargs.pop("address", None)
         return {k: v for k, v in kwargs.items() if v not in ("", None)}
 
@@ -396,6 +403,7 @@ class Connections:
         configs = self._configs()
         connected = self._connected()
         chosen = self.resolve_alias(None)
+        sources = self.store.sources()
         results: list[health.HealthResult | None] = [None] * len(configs)
         if check:
             from .health import check_many
@@ -412,6 +420,7 @@ class Connections:
                 connected=alias in connected,
                 default=alias == chosen,
                 health=result,
+                profile=sources.get(alias) if alias not in self._embedded else None,
             )
             for (alias, config), result in zip(configs.items(), results, strict=True)
         ]
@@ -447,7 +456,8 @@ class Connections:
             alias,
             config,
             stored=not (target or from_env) and alias in self.store.load().aliases,
-            base_dir=self.store.base_dir,
+            base_dir=self.store.base_for(alias),
+            stored_in=f"profile:{self.store.source_of(alias)}",
             origin="flag" if target else "env:MILVUS_URI" if from_env else "uri",
             flags=flags | ({"address"} if target else set()),
         )
@@ -672,13 +682,14 @@ class Connections:
         credentials = self._credentials(
             alias, stored, config.user, "", "", entry.get("db_name", "")
         )
-        handle = Connection(alias, config, credentials, _target(config, self.store))
+        handle = Connection(alias, config, credentials, _target(config, self.store.base_for(alias)))
         handle.answered_by = entry.get("protocol") or ""
         return handle
 
     def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> "health.Probe":
         credentials = self._credentials(alias, config, "", "", "", "default")
-        connection = Connection(alias, config, credentials, _target(config, self.store))
+        target = _target(config, self.store.base_for(alias))
+        connection = Connection(alias, config, credentials, target)
         return connection._probe(timeout, want_version=True, want_certificate=True)
 
 
@@ -704,14 +715,15 @@ def _builtin_default() -> AliasConfig:
     return AliasConfig(address=f"{addr.DEFAULT_HOST}:{addr.DEFAULT_PORT}")
 
 
-def _target(config: AliasConfig, store: ProfileStore) -> "health.Target":
+def _target(config: AliasConfig, base_dir: Path) -> "health.Target":
+    """Relative TLS paths are read from `base_dir`: the defining profile's directory."""
     from . import health
 
     return health.Target(
         address=config.address,
         secure=config.secure,
         server_name=config.server_name,
-        **config.resolved_tls_paths(store.base_dir),
+        **config.resolved_tls_paths(base_dir),
     )
 
 

@@ -131,6 +131,7 @@ def list_json(info: AliasInfo) -> dict[str, Any]:
         "secure": info.config.secure,
         "connected": info.connected,
         "default": info.default,
+        "profile": str(info.profile) if info.profile else None,
     }
     if info.health is not None:
         data["health"] = info.health.to_dict()
