@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from milvus_conn import paths
+
 # DESIGN §3: what `has --json` and `connect --json` print, on success and failure alike.
 OUTCOME_KEYS = {
     "alias",
@@ -17,7 +19,22 @@ OUTCOME_KEYS = {
 
 
 def state_file(profile: Path) -> Path:
-    return profile.with_name(f"{profile.name.removesuffix('.toml')}.state.json")
+    """This user's state file for `profile`: in $XDG_STATE_HOME/conn (isolated per test)."""
+    return paths.state_file(profile.absolute())
+
+
+def state_lock(profile: Path) -> Path:
+    """What connect and disconnect lock: a file beside the state file."""
+    return paths.state_lock(profile.absolute())
+
+
+def profile_lock(profile: Path) -> Path:
+    """What commands that write the profile lock: its directory, opened read-only."""
+    return profile.absolute().parent
+
+
+def cache_file(profile: Path) -> Path:
+    return paths.cache_file(profile.absolute())
 
 
 def snapshot(profile: Path) -> dict[str, bytes | None]:

@@ -27,6 +27,7 @@ import pytest
 from milvus_conn import Connections, MilvusException
 
 from . import writer
+from .helpers import state_file
 
 WRITER_COMMAND = (sys.executable, str(Path(__file__).with_name("writer.py")))
 CONN = (sys.executable, "-m", "milvus_conn")
@@ -45,7 +46,7 @@ def churn_args(go: Path, worker: int) -> list[str]:
 
 
 def state_path(profile: Path) -> Path:
-    return profile.with_name("profiles.state.json")
+    return state_file(profile)
 
 
 def parsed_aliases(profile: Path) -> dict[str, str]:

@@ -29,7 +29,7 @@ from milvus_conn import Connections, ProfileLockException
 
 from . import writer
 from .conftest import run_conn
-from .helpers import snapshot, state_file
+from .helpers import profile_lock, snapshot, state_file, state_lock
 
 WRITER = Path(__file__).with_name("writer.py")
 KILLS = 50
@@ -39,12 +39,10 @@ SEED = 4
 LOCK_TIMEOUT = 0.5
 
 
-def lock_path(profile: Path) -> Path:
-    return profile.with_name("profiles.lock")
-
-
 def temp_files(profile: Path) -> list[Path]:
-    return sorted(profile.parent.glob(".*.tmp"))
+    """Temp files beside the profile and beside this user's state file."""
+    state_dir = state_file(profile).parent
+    return sorted([*profile.parent.glob(".*.tmp"), *state_dir.glob(".*.tmp")])
 
 
 def parsed(profile: Path) -> tuple[set[str], set[str]]:
@@ -92,7 +90,7 @@ def kill(process: subprocess.Popen[str]) -> str:
 def holder(profile: Path) -> Iterator[subprocess.Popen[str]]:
     """A live process holding the profile's lock."""
     profile.parent.mkdir(parents=True, exist_ok=True)
-    process = spawn("hold", str(lock_path(profile)))
+    process = spawn("hold", str(profile_lock(profile)))
     wait_for_line(process, "locked")
     yield process
     if process.poll() is None:
@@ -144,10 +142,14 @@ def test_sigkill_at_random_moments_never_tears_a_file(registry, serving, profile
         assert after in allowed, f"kill {iteration}, step {in_flight} {plan[in_flight:][:1]}"
         temp_files_seen += bool(temp_files(profile))
 
-        # The next write (here, in this process) takes the dead writer's lock at once
-        # and sweeps its temp files away.
+        # The next writes (here, in this process) take the dead writer's locks at once
+        # and sweep its temp files away: a profile write beside the profile, a state
+        # write (connect) beside the state file.
         started_at = time.monotonic()
-        Connections(profile=profile).add_connection(**{f"after{iteration}": {"address": "h:1"}})
+        after = Connections(profile=profile)
+        after.add_connection(**{f"after{iteration}": {"address": "h:1"}})
+        after.connect("base")
+        after.reset()
         assert time.monotonic() - started_at < 2.0
         assert temp_files(profile) == []
         assert f"after{iteration}" in parsed(profile)[0]
@@ -178,15 +180,18 @@ def test_writer_killed_mid_write_leaves_the_old_profile_and_a_swept_temp_file(cl
 
 def test_the_next_write_removes_temp_files_of_both_files(cli, profile):
     cli("add", "keep", "--address", "127.0.0.1:19530")
+    state = state_file(profile)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"version": 1, "connected": {"keep": {"address": "x:1"}}}))
     stale = [
         profile.with_name(".profiles.toml.abc123.tmp"),
-        profile.with_name(".profiles.state.json.xyz789.tmp"),
+        state.with_name(f".{state.name}.xyz789.tmp"),
     ]
     for path in stale:
         path.write_text("half a fi")
-    cli("remove", "keep")
+    cli("remove", "keep")  # disconnects (the state file), then removes (the profile)
     assert temp_files(profile) == []
-    assert profile.with_name("profiles.lock").exists()
+    assert sorted(p.name for p in profile.parent.iterdir()) == ["profiles.toml"]
 
 
 def test_temp_files_of_other_profiles_in_the_directory_are_kept(cli, profile):
@@ -217,7 +222,7 @@ def test_a_live_lock_not_obtained_in_time_exits_6_naming_the_lock_file(
     elapsed = time.monotonic() - started
     assert LOCK_TIMEOUT <= elapsed < LOCK_TIMEOUT + 0.5
     assert result.stderr == (
-        f"Error: could not lock {lock_path(profile)} within {LOCK_TIMEOUT:g} s: another conn "
+        f"Error: could not lock {profile} within {LOCK_TIMEOUT:g} s: another conn "
         "is writing; try again (CONN_LOCK_TIMEOUT sets the wait)\n"
     )
     assert snapshot(profile) == before
@@ -227,29 +232,37 @@ def test_a_live_lock_makes_a_real_process_exit_6(profile, holder, monkeypatch):
     monkeypatch.setenv("CONN_LOCK_TIMEOUT", str(LOCK_TIMEOUT))
     result = run_conn("add", "blocked", "--address", "127.0.0.1:19530")
     assert result.returncode == 6, result.stderr
-    assert result.stderr.startswith(f"Error: could not lock {lock_path(profile)} within ")
+    assert result.stderr.startswith(f"Error: could not lock {profile} within ")
     assert result.stderr.count("\n") == 1
     assert not profile.exists()
 
 
 @pytest.mark.parametrize(
-    "args",
-    [["remove", "a"], ["disconnect", "a"]],
-    ids=["remove", "disconnect"],
+    ("args", "lock"),
+    [
+        (["remove", "a"], profile_lock),
+        (["remove", "a"], state_lock),  # remove disconnects first
+        (["disconnect", "a"], state_lock),
+        (["use", "a"], profile_lock),
+    ],
+    ids=["remove-profile-lock", "remove-state-lock", "disconnect", "use"],
 )
-def test_every_writing_command_gives_up_on_a_live_lock(cli, profile, monkeypatch, args):
-    """Aliases stored (and connected in the state file) first; then the lock is taken."""
+def test_every_writing_command_gives_up_on_a_live_lock(cli, profile, monkeypatch, args, lock):
+    """Aliases stored (and connected in the state file) first; then the lock is taken:
+    the profile's for profile writes, the state file's for connection state."""
     cli("add", "a", "--address", "127.0.0.1:19530")
+    state_file(profile).parent.mkdir(parents=True, exist_ok=True)
     state_file(profile).write_text(
         json.dumps({"version": 1, "connected": {"a": {"address": "127.0.0.1:19530"}}})
     )
     before = snapshot(profile)
-    process = spawn("hold", str(lock_path(profile)))
+    process = spawn("hold", str(lock(profile)))
     try:
         wait_for_line(process, "locked")
         monkeypatch.setenv("CONN_LOCK_TIMEOUT", str(LOCK_TIMEOUT))
         result = cli(*args, code=6)
-        assert str(lock_path(profile)) in result.stderr
+        guarded = profile if lock is profile_lock else state_file(profile)
+        assert f"could not lock {guarded} within" in result.stderr
         assert snapshot(profile) == before
     finally:
         kill(process)
@@ -257,6 +270,6 @@ def test_every_writing_command_gives_up_on_a_live_lock(cli, profile, monkeypatch
 
 def test_library_raises_profile_lock_exception_on_a_live_lock(registry, holder, monkeypatch):
     monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0")
-    with pytest.raises(ProfileLockException, match=r"profiles\.lock"):
+    with pytest.raises(ProfileLockException, match=r"profiles\.toml"):
         registry.add_connection(a={"address": "127.0.0.1:19530"})
-    assert os.path.exists(lock_path(registry.store.path))
+    assert sorted(os.listdir(registry.store.path.parent)) == []  # no lock file made

@@ -1,5 +1,5 @@
 """The profile store (DESIGN §4): file modes, atomic writes, the lock, parse errors,
-unknown keys, and the state file kept apart from the profile."""
+unknown keys, and the state file kept apart from the profile (in the user's state dir)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from milvus_conn import (
 )
 from milvus_conn.profile import ProfileStore
 
-from .helpers import write_profile
+from .helpers import cache_file, profile_lock, state_file, state_lock, write_profile
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +36,8 @@ DATA = Path(__file__).parent / "data"
 
 HOLD_LOCK = """
 import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+path = sys.argv[1]
+fd = os.open(path, os.O_RDONLY | (0 if os.path.isdir(path) else os.O_CREAT), 0o600)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(120)
@@ -74,8 +75,10 @@ def test_files_are_0600_and_the_created_directory_0700(registry, profile, servin
     registry.connect("h")
     assert mode(profile.parent) == 0o700
     assert mode(profile) == 0o600
-    assert mode(profile.with_name("profiles.state.json")) == 0o600
-    assert mode(profile.with_name("profiles.lock")) == 0o600
+    assert mode(state_file(profile)) == 0o600
+    assert mode(state_lock(profile)) == 0o600
+    assert mode(cache_file(profile)) == 0o600
+    assert mode(state_file(profile).parent) == mode(cache_file(profile).parent) == 0o700
 
 
 def test_a_rewrite_restores_mode_0600(registry, profile):
@@ -124,22 +127,24 @@ def test_writes_leave_no_temp_files(registry, profile, serving):
     registry.remove_connection("b")
     registry.disconnect("a")
     names = sorted(p.name for p in profile.parent.iterdir())
-    assert names == [
-        ".profiles.toml.cache",
-        "profiles.lock",
-        "profiles.state.json",
-        "profiles.toml",
-    ]
+    assert names == ["profiles.toml"]  # state, its lock and the cache live elsewhere
+    assert sorted(p.name for p in state_file(profile).parent.iterdir()) == sorted(
+        [state_file(profile).name, state_lock(profile).name]
+    )
+    assert [p.name for p in cache_file(profile).parent.iterdir()] == [cache_file(profile).name]
 
 
-@pytest.mark.parametrize("leftover", [".profiles.toml.k1l2m3.tmp", ".profiles.state.json.x9.tmp"])
-def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, leftover):
+def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, serving):
     profile.parent.mkdir(mode=0o700)
-    (profile.parent / leftover).write_text("half a file")
-    registry.add_connection(a={"address": "h:1"})
-    assert not (profile.parent / leftover).exists()
-    names = sorted(p.name for p in profile.parent.iterdir())
-    assert names == [".profiles.toml.cache", "profiles.lock", "profiles.toml"]
+    (profile.parent / ".profiles.toml.k1l2m3.tmp").write_text("half a file")
+    registry.add_connection(a={"address": serving.address})
+    assert sorted(p.name for p in profile.parent.iterdir()) == ["profiles.toml"]
+    state = state_file(profile)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    leftover = state.with_name(f".{state.name}.x9.tmp")
+    leftover.write_text("half a file")
+    registry.connect("a")
+    assert not leftover.exists()
 
 
 # unreadable profiles are reported and never overwritten ----------------------------------
@@ -168,12 +173,13 @@ def test_a_corrupt_profile_is_never_overwritten(registry, profile, serving):
         with pytest.raises(ProfileException):
             attempt()
         assert profile.read_bytes() == before
-    assert not profile.with_name("profiles.state.json").exists()
+    assert not state_file(profile).exists()
 
 
 def test_a_corrupt_state_file_is_a_profile_error_and_kept(registry, profile, serving):
     registry.add_connection(h={"address": serving.address})
-    state = profile.with_name("profiles.state.json")
+    state = state_file(profile)
+    state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text("{not json")
     with pytest.raises(ProfileException) as info:
         registry.has_connection("h")
@@ -277,7 +283,7 @@ def test_a_profile_with_an_inline_connections_table_is_rewritten_not_appended(re
 def test_the_parse_cache_is_used_and_never_trusted_when_stale(registry, profile):
     write_profile(profile, '[connections.a]\naddress = "h:1"\n')
     assert registry.get_connection_addr("a")["address"] == "h:1"
-    cache = profile.parent / ".profiles.toml.cache"
+    cache = cache_file(profile)
     assert cache.exists() and cache.stat().st_mode & 0o777 == 0o600
     # A hand edit changes size and times: the next reader parses the file again.
     write_profile(profile, '[connections.a]\naddress = "h:22"\n')
@@ -297,7 +303,7 @@ def test_the_parse_cache_gives_the_aliases_a_fresh_parse_gives(profile):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlainSecretWarning)
         parsed = ProfileStore(profile).load().aliases  # parses the TOML, writes the cache
-        assert (profile.parent / ".profiles.toml.cache").exists()
+        assert cache_file(profile).exists()
         cached = ProfileStore(profile).load().aliases  # a new store: from the cache
     assert list(cached) == list(parsed) == ["a", "u", "p"]
     assert "p" in cached and "x" not in cached and len(cached) == 3
@@ -373,11 +379,10 @@ def test_a_held_lock_gives_up_with_a_clear_error(registry, profile, monkeypatch)
     registry.add_connection(a={"address": "h:1"})
     before = profile.read_bytes()
     monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.5")
-    lock = profile.with_name("profiles.lock")
-    with lock_held(lock), pytest.raises(ProfileLockException) as info:
+    with lock_held(profile_lock(profile)), pytest.raises(ProfileLockException) as info:
         registry.add_connection(b={"address": "h:2"})
     assert str(info.value) == (
-        f"could not lock {lock} within 0.5 s: another conn is writing; try again "
+        f"could not lock {profile} within 0.5 s: another conn is writing; try again "
         "(CONN_LOCK_TIMEOUT sets the wait)"
     )
     assert info.value.exit_code == 6
@@ -387,13 +392,14 @@ def test_a_held_lock_gives_up_with_a_clear_error(registry, profile, monkeypatch)
 def test_reads_do_not_wait_for_the_lock(registry, profile, monkeypatch):
     registry.add_connection(a={"address": "h:1"})
     monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.5")
-    with lock_held(profile.with_name("profiles.lock")):
+    with lock_held(profile_lock(profile)), lock_held(state_lock(profile)):
         assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
 
 
 def test_a_lock_left_by_a_killed_process_does_not_block(registry, profile, monkeypatch):
     monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.5")
-    lock = profile.with_name("profiles.lock")
+    lock = profile_lock(profile)
+    profile.parent.mkdir(parents=True)
     with lock_held(lock) as holder:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(10)
@@ -426,7 +432,7 @@ def test_a_plain_secret_is_warned_about_when_read_from_the_parse_cache_too(profi
         '[connections.a]\naddress = "h:1"\n\n[connections.b]\naddress = "h:2"\ntoken = "t"\n',
     )
     parsed = read_warnings(profile)
-    assert (profile.parent / ".profiles.toml.cache").exists()
+    assert cache_file(profile).exists()
     assert (
         read_warnings(profile)
         == parsed
@@ -459,7 +465,7 @@ def test_a_profile_without_secrets_is_not_warned_about(profile):
 def test_connect_and_disconnect_change_only_the_state_file(registry, profile, serving):
     registry.add_connection(h={"address": serving.address})
     before = profile.read_bytes()
-    state = profile.with_name("profiles.state.json")
+    state = state_file(profile)
     registry.connect("h")
     assert profile.read_bytes() == before
     assert list(json.loads(state.read_text())["connected"]) == ["h"]
@@ -468,14 +474,15 @@ def test_connect_and_disconnect_change_only_the_state_file(registry, profile, se
     assert json.loads(state.read_text()) == {"connected": {}, "version": 1}
 
 
-def test_the_state_file_sits_beside_a_custom_named_profile(tmp_path, serving):
-    custom = tmp_path / "team.toml"
+def test_a_custom_named_profile_has_its_own_state_file_named_after_it(tmp_path, serving):
+    custom = tmp_path / "team" / "team.toml"
     registry = Connections(profile=custom)
     registry.connect("h", address=serving.address)
     registry.reset()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".team.toml.cache",
-        "team.lock",
-        "team.state.json",
-        "team.toml",
-    ]
+    assert sorted(p.name for p in custom.parent.iterdir()) == ["team.toml"]
+    state = state_file(custom)
+    assert state.name.startswith("team-") and state.name.endswith(".state.json")
+    assert state.parent == tmp_path / "xdg-state" / "conn"
+    assert list(json.loads(state.read_text())["connected"]) == ["h"]
+    # Another file of the same name elsewhere: another state file.
+    assert state_file(tmp_path / "other" / "team.toml") != state

@@ -10,7 +10,8 @@ Modes:
   process knows which write may have been in flight.
 - `slow-write PROFILE ALIAS`: add one alias with the disk made slow (fsync sleeps), so a
   killer can catch the temp file on disk and the lock held.
-- `hold LOCK_FILE`: take the profile's flock, print `locked`, sleep until killed.
+- `hold LOCK`: take a flock (the profile's directory, or the state's lock file), print
+  `locked`, sleep until killed.
 
 The plans are plain functions, imported by the tests to compute the expected files.
 """
@@ -164,7 +165,9 @@ def _hold(lock_file: str) -> None:
     import fcntl
     import os
 
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    # A directory (the profile's lock) opens read-only; a lock file is created if need be.
+    flags = os.O_RDONLY | (0 if os.path.isdir(lock_file) else os.O_CREAT)
+    fd = os.open(lock_file, flags, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     print("locked", flush=True)
     time.sleep(600)

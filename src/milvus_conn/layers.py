@@ -120,6 +120,16 @@ class LayeredStore:
     def load_state(self) -> State:
         return self.layers[0].load_state()
 
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return self.layers[0].locked()
+
+    def locked_for(self, alias: str) -> contextlib.AbstractContextManager[None]:
+        """The lock of the file that defines `alias` (the first file for a new one)."""
+        return (self.owner(alias) or self.layers[0]).locked()
+
+    def state_locked(self) -> contextlib.AbstractContextManager[None]:
+        return self.layers[0].state_locked()
+
     def update_state(self, change: Callable[[State], State]) -> State:
         return self.layers[0].update_state(change)
 

@@ -30,6 +30,7 @@ import marshal
 import os
 import re
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -136,6 +137,8 @@ class ProfileStore:
         self._cache: dict[Path, tuple[tuple[int, ...], Any]] = {}
         self._document: dict[str, Any] | None = None  # the profile as last parsed
         self._entries: dict[str, Any] | None = None  # the parse cache file, once read
+        self._guards: dict[Path, threading.RLock] = {}  # per lock: this process's threads
+        self._depth: dict[Path, int] = {}  # how deep this store holds each lock
 
     @property
     def base_dir(self) -> Path:
@@ -398,8 +401,35 @@ class ProfileStore:
         """Hold the profile-write lock (the profile's directory)."""
         return self._locked(self.lock_path, self.path)
 
+    def locked_for(self, alias: str) -> "contextlib.AbstractContextManager[None]":
+        return self.locked()
+
+    def state_locked(self) -> "contextlib.AbstractContextManager[None]":
+        """Hold the state-write lock: with `locked()`, a command that writes both files
+        (remove, connect of a new alias) takes both before it changes either."""
+        return self._locked(self.state_lock_path, self.state_path)
+
     @contextlib.contextmanager
     def _locked(self, lock_path: Path, guarded: Path) -> Iterator[None]:
+        """Re-entrant in this store (a second flock on another descriptor of the same file
+        would wait for ourselves); one thread at a time."""
+        with self._guards.setdefault(lock_path, threading.RLock()):
+            if self._depth.get(lock_path):
+                self._depth[lock_path] += 1
+                try:
+                    yield
+                finally:
+                    self._depth[lock_path] -= 1
+                return
+            with self._flocked(lock_path, guarded):
+                self._depth[lock_path] = 1
+                try:
+                    yield
+                finally:
+                    self._depth[lock_path] = 0
+
+    @contextlib.contextmanager
+    def _flocked(self, lock_path: Path, guarded: Path) -> Iterator[None]:
         """Hold an exclusive flock on `lock_path` (a directory, or a lock file created
         0600) while `guarded` is rewritten; give up with a clear error after the timeout."""
         _make_dirs(guarded.parent)

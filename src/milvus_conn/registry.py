@@ -15,6 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib import parse
@@ -196,8 +197,9 @@ class Connections:
         """Disconnect, then delete the alias; no error if it is absent (as pymilvus)."""
         check_alias_type(alias)
         self.store.check_writable(alias)  # a read-only file: refused before the disconnect
-        self.disconnect(alias)
-        self.store.update(lambda profile: _without_alias(profile, alias))
+        with self.store.locked_for(alias), self.store.state_locked():  # both, or neither
+            self.disconnect(alias)
+            self.store.update(lambda profile: _without_alias(profile, alias))
 
     def connect(
         self,
@@ -662,10 +664,11 @@ class Connections:
                 self._embedded[alias] = (connection.config, entry)
             else:
                 self._embedded.pop(alias, None)
-                if persist:
-                    config = {alias: connection.config}
-                    self.store.update(lambda p: _with_aliases(p, config, keep=True))
-                self.store.update_state(lambda state: State({**state.connected, alias: entry}))
+                with self.store.locked() if persist else nullcontext(), self.store.state_locked():
+                    if persist:
+                        config = {alias: connection.config}
+                        self.store.update(lambda p: _with_aliases(p, config, keep=True))
+                    self.store.update_state(lambda s: State({**s.connected, alias: entry}))
             previous = self._handles.pop(alias, None)
             if previous is not None:
                 previous.close()
