@@ -30,7 +30,7 @@ DATA = Path(__file__).parent / "data"
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
-LIST_KEYS = {"alias", "address", "user", "db_name", "secure", "connected", "default"}
+LIST_KEYS = {"alias", "address", "user", "db_name", "secure", "connected", "default", "profile"}
 # DESIGN §3's health object, plus the certificate fields (null unless the alias uses TLS).
 HEALTH_KEYS = {"status", "protocol", "latency_ms", "server_version", "exit_code", "reason"} | {
     "tls_subject",
@@ -487,7 +487,7 @@ def test_list_piped_shows_the_connected_state(cli, connected_lite):
     assert rows[2] == ["lite", connected_lite.address, "-", "default", "no", "connected"]
 
 
-def test_list_json_has_the_documented_shape(cli, connected_lite):
+def test_list_json_has_the_documented_shape(cli, connected_lite, profile):
     data = json.loads(cli("list", "--json").stdout)
     assert [set(row) for row in data] == [LIST_KEYS, LIST_KEYS]
     assert data[1] == {
@@ -498,7 +498,9 @@ def test_list_json_has_the_documented_shape(cli, connected_lite):
         "secure": False,
         "connected": True,
         "default": False,
+        "profile": str(profile),  # the file that defines it (null for the built-in default)
     }
+    assert data[0]["profile"] is None
 
 
 def test_list_check_json_adds_a_health_object(cli, milvus_lite):
