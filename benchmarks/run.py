@@ -560,6 +560,10 @@ def run(args: argparse.Namespace, work: Path) -> int:
     meta = versions()
     print_header(meta, args.rounds)
     use_pycache(work / "pycache")
+    # conn's state and parse cache (kept per user, apart from the profile) go to the
+    # work directory too: children inherit these, as does the untimed warm-up here.
+    os.environ["XDG_STATE_HOME"] = str(work / "state")
+    os.environ["XDG_CACHE_HOME"] = str(work / "cache")
     load_before = os.getloadavg()[0]
     bench = Bench(work, args.rounds)
     with contextlib.ExitStack() as stack:

@@ -19,8 +19,11 @@ OUTCOME_KEYS = {
 
 
 def state_file(profile: Path) -> Path:
-    """This user's state file for `profile`: in $XDG_STATE_HOME/conn (isolated per test)."""
-    return paths.state_file(profile.absolute())
+    """This user's state file for `profile`: in $XDG_STATE_HOME/conn (isolated per test).
+    Its directory is made (0700, as conn makes it), so a test may write a hand-made one."""
+    path = paths.state_file(profile.absolute())
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def state_lock(profile: Path) -> Path:

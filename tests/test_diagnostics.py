@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from . import servers
-from .helpers import OUTCOME_KEYS, snapshot
+from .helpers import OUTCOME_KEYS, snapshot, state_file
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -146,13 +146,14 @@ def explain(cli, alias: str) -> dict:
     return json.loads(cli("addr", alias, "--explain", "--json").stdout)
 
 
-def test_explain_json_gives_value_and_source_for_every_setting(cli):
+def test_explain_json_gives_value_and_source_for_every_setting(cli, profile):
     cli("add", "svc", "--address", "127.0.0.1:19530", "--timeout", "5")
     report = explain(cli, "svc")
     assert {"address", "secure", "user", "db_name", "timeout", "password", "token"} <= set(report)
     assert all(set(item) == {"value", "source"} for item in report.values())
-    assert report["address"] == {"value": "127.0.0.1:19530", "source": "profile"}
-    assert report["timeout"] == {"value": 5.0, "source": "profile"}
+    stored = f"profile:{profile}"  # the file the alias is stored in
+    assert report["address"] == {"value": "127.0.0.1:19530", "source": stored}
+    assert report["timeout"] == {"value": 5.0, "source": stored}
 
 
 def test_explain_reads_address_secure_user_and_db_from_an_https_uri(cli):
@@ -196,13 +197,13 @@ def test_explain_password_inside_milvus_uri_comes_from_env(cli, monkeypatch):
     assert report["password"] == {"value": "set", "source": "env:MILVUS_URI"}
 
 
-def test_explain_table_shows_setting_value_and_source(cli):
+def test_explain_table_shows_setting_value_and_source(cli, profile):
     cli("add", "prod", "--uri", "https://ci@milvus.test:19531/analytics", "--timeout", "5")
     rows = [line.split() for line in cli("addr", "prod", "--explain").stdout.splitlines()]
     assert rows[0] == ["SETTING", "VALUE", "SOURCE"]
     assert ["address", "milvus.test:19531", "uri"] in rows
     assert ["secure", "true", "uri"] in rows
-    assert ["timeout", "5.0", "profile"] in rows
+    assert ["timeout", "5.0", f"profile:{profile}"] in rows
     assert ["probe", "auto", "default"] in rows
 
 
@@ -227,9 +228,9 @@ def test_explain_conn_alias_password_overrides_password_env(cli, monkeypatch):
     assert report["password"] == {"value": "set", "source": "env:CONN_MY_SVC_PASSWORD"}
 
 
-def test_explain_plain_password_comes_from_the_profile(cli):
+def test_explain_plain_password_comes_from_the_profile(cli, profile):
     cli("add", "svc", "--uri", f"http://ci:{PLAIN}@127.0.0.1:19530")
-    assert explain(cli, "svc")["password"] == {"value": "set", "source": "profile"}
+    assert explain(cli, "svc")["password"] == {"value": "set", "source": f"profile:{profile}"}
 
 
 def test_explain_password_env_not_set_says_so(cli):
@@ -671,7 +672,7 @@ def test_connect_explain_marks_options_as_flags_and_connects_nothing(cli, profil
     assert report["db_name"] == {"value": "sales", "source": "uri"}
     assert report["address"] == {"value": "milvus.example:19530", "source": "uri"}
     assert snapshot(profile) == before  # nothing connected, nothing written
-    assert not profile.with_name("profiles.state.json").exists()
+    assert not state_file(profile).exists()
 
 
 def test_connect_explain_with_an_address_flag_ignores_the_stored_alias(cli, profile):

@@ -31,13 +31,14 @@ from milvus_conn import (
 from milvus_conn import errors as errors_module
 
 from . import servers
+from .helpers import state_file
 
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 ALICE = "alice:s3cr3t-Pa55"
 
 
 def state_of(profile: Path) -> dict:
-    path = profile.with_name("profiles.state.json")
+    path = state_file(profile)
     return json.loads(path.read_text())["connected"] if path.exists() else {}
 
 
@@ -238,7 +239,7 @@ def test_disconnect_of_a_not_connected_alias_is_a_no_op(registry, profile):
     registry.add_connection(h={"address": "127.0.0.1:1"})
     registry.disconnect("h")
     registry.disconnect("never-heard-of")
-    assert not profile.with_name("profiles.state.json").exists()
+    assert not state_file(profile).exists()
     assert registry.get_connection_addr("h") == {"address": "127.0.0.1:1", "user": ""}
 
 
@@ -653,7 +654,7 @@ def test_offline_calls_do_not_load_grpc(tmp_path):
 
 def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus_lite, profile):
     registry.connect("lite", address=milvus_lite.address)
-    state = json.loads(profile.with_name("profiles.state.json").read_text())
+    state = json.loads(state_file(profile).read_text())
     assert state["connected"]["lite"]["protocol"] == "milvus"
     assert "protocol" not in registry.get_connection_addr("lite")
     fresh = Connections(profile=profile)

@@ -9,6 +9,7 @@ import pytest
 from milvus_conn import Connections, MilvusException, PlainSecretWarning
 
 from . import servers
+from .helpers import state_file
 
 PASSWORD = "PW-7f3a9c-never-print-me"
 TOKEN = "TOK-91c2e4-never-print-me"
@@ -70,7 +71,7 @@ def test_no_command_prints_a_secret(cli, secret_profile):
     for args in COMMANDS:
         result = cli(*args, code=None)
         assert_clean(result.stdout, result.stderr)
-    state = secret_profile.with_name("profiles.state.json")
+    state = state_file(secret_profile)
     assert state.exists()
     assert_clean(state.read_text())
 
