@@ -193,7 +193,8 @@ class LayeredStore:
                 if alias not in new:
                     share(alias).removed.append(alias)
             for alias, config in new.items():
-                if alias not in old or old[alias] is not config:
+                before = old.get(alias)
+                if before is None or (before is not config and before != config):
                     share(alias).stored[alias] = config
         if updated.default_alias != current.default_alias:
             plan[0] = share(None)._replace(default=updated.default_alias)
