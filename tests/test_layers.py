@@ -176,7 +176,7 @@ def test_a_read_only_lower_layer_serves_reads_and_refuses_its_own_changes(layers
         assert result.stderr == f"Error: profile {team} is read-only; nothing changed\n"
         assert snapshot(personal) == mine
     same = personal.with_name("same.toml")  # the team's own `t`, imported: no change to make
-    write_profile(same, TEAM.split("\n\n")[-1])
+    write_profile(same, TEAM.rsplit("\n\n", maxsplit=1)[-1])
     imported = conn_read_only(team.parent, "import", str(same))
     assert imported.returncode == 0, imported.stderr
     assert snapshot(team) == before
