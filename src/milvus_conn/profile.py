@@ -193,7 +193,7 @@ class ProfileStore:
             if self.state_path.exists():  # another conn migrated it meanwhile
                 return self._read(self.state_path, self._parse_state, State({}))
             document = self._json(legacy)
-            self._write(self.state_path, legacy.read_bytes())
+            self._write(self.state_path, self._bytes(legacy))
             for old in (legacy, paths.legacy_cache_file(self.path)):
                 with contextlib.suppress(OSError):
                     old.unlink()
