@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 work=$(mktemp -d)
 export CONN_PROFILE="$work/profiles.toml"
+# conn keeps connection state and its parse cache per user, apart from the profile:
+# for a throw-away profile, in the throw-away directory too.
+export XDG_STATE_HOME="$work/state" XDG_CACHE_HOME="$work/cache"
 port=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 "$BIN/python" -m milvus_lite server --data-dir "$work/data" --host 127.0.0.1 --port "$port" \
