@@ -253,3 +253,30 @@ def test_a_corrupt_state_file_beside_the_profile_is_reported_and_kept(cli, profi
     assert result.stderr.startswith(f"Error: {legacy}: invalid state file: ")
     assert legacy.read_text() == "{torn"
     assert not state_file(profile).exists()
+
+
+def test_another_users_state_file_beside_the_profile_is_never_adopted(cli, profile):
+    """A team folder's `profiles.state.json` written by someone else says nothing about
+    us: it is neither read nor moved."""
+    write_profile(profile, profile_text("127.0.0.1:1"))
+    legacy = profile.with_name("profiles.state.json")
+    legacy.write_text(json.dumps({"version": 1, "connected": {"h": {"address": "x:1"}}}))
+    os.chown(legacy, 54321, 54321)  # tests run as root: a file of another user
+    cli("has", "h", code=1)
+    assert legacy.exists()
+    assert not state_file(profile).exists()
+
+
+# where the files live ------------------------------------------------------------------
+
+
+def test_without_xdg_variables_state_and_cache_go_under_home(cli, profile, monkeypatch, tmp_path):
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # XDG: only absolute paths count
+    cli("add", "h", "--address", "127.0.0.1:1")
+    cli("list")
+    home = tmp_path / "home"
+    [cached] = (home / ".cache" / "conn").iterdir()
+    assert cached.name.startswith("profiles-") and cached.name.endswith(".cache")
+    assert state_file(profile).parent == home / ".local" / "state" / "conn"
+    assert not (tmp_path / "relative").exists()
