@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -95,7 +96,7 @@ class TestCollections:
 
     def test_loaded_collection_passes_loaded(self, cli, aliases):
         result = cli("has", "shop", "--collection", aliases["loaded"], "--loaded")
-        assert f"{aliases['loaded']} loaded" in result.stdout
+        assert f"'{aliases['loaded']}' loaded" in result.stdout
 
     def test_released_collection_fails_loaded_naming_it_and_its_state(self, cli, aliases):
         name = aliases["released"]
@@ -156,7 +157,7 @@ class TestCollections:
             result = cli("has", "shop", "--collection", name, "--loaded", "--wait", "60")
         finally:
             loader.join()
-        assert f"{name} loaded" in result.stdout
+        assert f"'{name}' loaded" in result.stdout
 
     def test_wait_gives_up_on_a_missing_database_after_the_wait(self, cli, aliases):
         started = time.monotonic()
@@ -360,3 +361,17 @@ def test_loading_percentages_from_real_milvus(milvus_auth, real):
         milvus_auth.address, real["db"], [real["loaded"]], user="root", password="Milvus"
     )
     assert found == {real["loaded"]: 100}
+
+
+def test_readiness_is_part_of_the_leaf_core():
+    """It imports the health core and the wire module, nothing of aliases or profiles."""
+    import ast
+
+    import milvus_conn.readiness
+
+    tree = ast.parse(Path(milvus_conn.readiness.__file__).read_text(encoding="utf-8"))
+    ours = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            and node.level}  # fmt: skip
+    named = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+             and node.level and node.module is None for alias in node.names}  # fmt: skip
+    assert ours - {None} == {"health"} and named == {"wire"}, (ours, named)

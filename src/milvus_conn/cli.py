@@ -417,7 +417,8 @@ def has(
     ] = False,
     as_json: Json = False,
 ) -> None:  # fmt: skip
-    """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy."""
+    """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy
+    (and, with --ready or --collection, ready for a job)."""
     if all_ and any_:
         raise ConnectionConfigException("give only one of --all, --any")
     spec = _ready(ready, collection, loaded)

@@ -82,9 +82,9 @@ class Readiness(NamedTuple):
         }
 
     def summary(self) -> str:
-        """`database 'shop' ready; books loaded, films loading (40%)`."""
+        """`database 'shop' ready; 'books' loaded, 'films' loading (40%)`."""
         text = f"database {self.database!r} ready"
-        states = [f"{c.name} {_state_text(c)}" for c in self.collections]
+        states = [f"{c.name!r} {_state_text(c)}" for c in self.collections]
         return text + ("; " + ", ".join(states) if states else "")
 
 
