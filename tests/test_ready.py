@@ -375,3 +375,42 @@ def test_readiness_is_part_of_the_leaf_core():
     named = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
              and node.level and node.module is None for alias in node.names}  # fmt: skip
     assert ours - {None} == {"health"} and named == {"wire"}, (ours, named)
+
+
+@pytest.mark.slow
+def test_real_milvus_reports_loading_with_its_percentage(
+    milvus_auth, real, profile, cli, monkeypatch
+):
+    """100,000 rows take seconds to load on 2.3.5: long enough to be seen loading."""
+    import random
+
+    client = _client(milvus_auth.address, real["db"], ROOT_TOKEN)
+    name = f"big_{uuid.uuid4().hex[:8]}"
+    client.create_collection(name, dimension=16)
+    rows = [{"id": i, "vector": [random.random() for _ in range(16)]} for i in range(100_000)]
+    for start in range(0, len(rows), 25_000):
+        client.insert(name, rows[start : start + 25_000])
+    client.flush(name)
+    client.release_collection(name)
+    monkeypatch.setenv("ROOT_PW", "Milvus")
+    cli("connect", "root", "--address", milvus_auth.address, "--user", "root",
+        "--password-env", "ROOT_PW", "--db-name", real["db"])  # fmt: skip
+    conns = Connections(profile=profile)
+    loader = threading.Thread(target=client.load_collection, args=(name,))
+    loader.start()
+    seen = []
+    try:
+        while loader.is_alive():
+            try:
+                conns.ready("root", collections=[name], loaded=True)
+            except ServerUnhealthyException as exc:
+                seen.append((exc.result.ready.collections[0], exc.message))
+    finally:
+        loader.join()
+        conns.reset()
+    loading = [(state, message) for state, message in seen if state.load_state == "loading"]
+    assert loading, f"never seen loading: {seen[:3]}"
+    state, message = loading[-1]
+    assert isinstance(state.progress, int) and 0 <= state.progress < 100
+    assert f"not loaded (state: loading, {state.progress}%)" in message
+    cli("has", "root", "--collection", name, "--loaded")
