@@ -44,6 +44,7 @@ GROUPS = ("offline", "probe", "fanout", "scale", "lite")
 FROZEN_TYPER = "import gc, typer; gc.freeze()"
 # The commands that must not import grpc (target 2).
 OFFLINE_CASES = ("conn.list", "conn.addr", "conn.has_no_probe")
+BENCH_COLLECTION = "bench_books"  # the readiness rows' collection, loaded in Milvus Lite
 
 
 class SetupError(RuntimeError):
@@ -262,6 +263,15 @@ class Bench:
                 MILVUS_CHECK_HEALTH,
             ),
             self.conn("conn.has_lite", "conn has (Milvus Lite)", profile, "has", "lite"),
+            self.conn(
+                "conn.has_lite_ready", "conn has --ready (Lite)", profile, "has", "lite", "--ready"
+            ),
+            self.conn(
+                "conn.has_lite_loaded",
+                f"conn has --collection {BENCH_COLLECTION} --loaded",
+                profile,
+                *("has", "lite", "--collection", BENCH_COLLECTION, "--loaded"),
+            ),
             self.floor(
                 "pymilvus.has",
                 "pymilvus connect + has_connection",
@@ -270,9 +280,12 @@ class Bench:
                 f"http://{lite}",
             ),
         ]
-        self.measure(
-            cases, lambda: self.setup(profile, "connect", "lite", "--address", lite, "--wait", "60")
-        )
+
+        def prepare() -> None:
+            self.setup(profile, "connect", "lite", "--address", lite, "--wait", "60")
+            _loaded_collection(lite, BENCH_COLLECTION)
+
+        self.measure(cases, prepare)
 
     # figures --------------------------------------------------------------------------
 
@@ -287,6 +300,16 @@ class Bench:
         x, y = a.median(), b.median()
         cpu = a.median_cpu() / b.median_cpu()
         return x / y, f"{x * 1000:.0f} ms / {y * 1000:.0f} ms (CPU time ratio {cpu:.2f}x)"
+
+
+def _loaded_collection(address: str, name: str) -> None:
+    """A loaded collection in Lite's default database, for the readiness rows (untimed)."""
+    try:
+        from pymilvus import MilvusClient
+
+        MilvusClient(uri=f"http://{address}").create_collection(name, dimension=4)
+    except Exception as exc:  # any failure here only fails the cases that need it
+        raise SetupError(f"cannot create collection {name!r} in Milvus Lite: {exc}") from None
 
 
 def _healthy_rows(stdout: str) -> str:
@@ -324,6 +347,9 @@ RATIOS = (
     Ratio("4b", "list --json: 10,000 / empty", "conn.list_json_10k", "conn.list_json_empty", 3.0),
     Ratio("5", "Lite: pymilvus connect+has / conn has", "pymilvus.has", "conn.has_lite", 5.0, True),
     Ratio("6", "max RSS: conn has / floor", "conn.has", "floor.probe", 1.2, rss=True),
+    Ratio("7a", "Lite: has --ready / conn has", "conn.has_lite_ready", "conn.has_lite", 1.10),
+    Ratio("7b", "Lite: has --collection --loaded / has", "conn.has_lite_loaded", "conn.has_lite",
+          1.15),
 )  # fmt: skip
 FANOUT_LIMIT_S = 1.5
 
@@ -453,6 +479,8 @@ IMPORT_FLOORS = {
     "conn.has": "floor.probe",
     "conn.list_check": "floor.probe",
     "conn.has_lite": "floor.probe_lite",
+    "conn.has_lite_ready": "conn.has_lite",
+    "conn.has_lite_loaded": "conn.has_lite",
 }
 
 

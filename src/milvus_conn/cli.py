@@ -193,6 +193,19 @@ MinCertDays = Annotated[
     int | None,
     typer.Option(help="Gate: the TLS certificate must be valid at least N more days."),
 ]
+Ready = Annotated[
+    bool,
+    typer.Option("--ready", help="Also: the alias's database exists and its user may use it."),
+]
+Collection = Annotated[
+    list[str] | None,
+    typer.Option("--collection", metavar="NAME", show_default=False,
+                 help="Also: this collection exists in that database (repeatable; implies "
+                 "--ready)."),
+]  # fmt: skip
+Loaded = Annotated[
+    bool, typer.Option("--loaded", help="Each --collection must also be fully loaded.")
+]
 
 _TLS_FILES = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_path")
 
@@ -224,6 +237,18 @@ def _gates(min_version: str | None, max_latency: float | None, min_days: int | N
 
     try:
         return make_gates(min_version, max_latency, min_days)
+    except ValueError as exc:
+        raise ConnectionConfigException(str(exc)) from None
+
+
+def _ready(ready: bool, collections: list[str] | None, loaded: bool) -> Any:
+    """readiness.ReadySpec, or None when not asked for (readiness.py imports no grpc)."""
+    if not (ready or collections or loaded):
+        return None
+    from .readiness import make_spec
+
+    try:
+        return make_spec(tuple(collections or ()), loaded)
     except ValueError as exc:
         raise ConnectionConfigException(str(exc)) from None
 
@@ -305,6 +330,9 @@ def connect(
     min_version: MinVersion = None,
     max_latency: MaxLatency = None,
     min_cert_days: MinCertDays = None,
+    ready: Ready = False,
+    collection: Collection = None,
+    loaded: Loaded = False,
     explain: Annotated[
         bool,
         typer.Option("--explain", help="Show how each setting would resolve; connect nothing."),
@@ -312,6 +340,7 @@ def connect(
     as_json: Json = False,
 ) -> None:
     """Probe an alias with credentials and record it as connected."""
+    spec = _ready(ready, collection, loaded)
     if password_stdin and token_stdin:
         raise ConnectionConfigException("give only one of --password-stdin, --token-stdin")
     password = _read_stdin("password") if password_stdin else ""
@@ -332,7 +361,7 @@ def connect(
         handle = _registry(ctx).connect(
             alias, user=user or "", password=password, token=token,
             db_name=db_name or "default", wait=wait, want_certificate=render.is_verbose(),
-            gates=_gates(min_version, max_latency, min_cert_days), **options,
+            gates=_gates(min_version, max_latency, min_cert_days), ready=spec, **options,
         )  # fmt: skip
     except MilvusException as exc:
         if as_json:
@@ -374,6 +403,9 @@ def has(
     min_version: MinVersion = None,
     max_latency: MaxLatency = None,
     min_cert_days: MinCertDays = None,
+    ready: Ready = False,
+    collection: Collection = None,
+    loaded: Loaded = False,
     all_: Annotated[
         bool, typer.Option("--all", help="Several aliases: 0 only if every one passes.")
     ] = False,
@@ -385,16 +417,20 @@ def has(
     ] = False,
     as_json: Json = False,
 ) -> None:  # fmt: skip
-    """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy."""
+    """Exit 0 if the alias exists, is connected and (unless --no-probe) answers healthy
+    (and, with --ready or --collection, ready for a job)."""
     if all_ and any_:
         raise ConnectionConfigException("give only one of --all, --any")
+    spec = _ready(ready, collection, loaded)
+    if spec is not None and no_probe:
+        raise ConnectionConfigException("--ready, --collection and --loaded need a probe")
     if quiet:
         render.configure(quiet=True, verbose=False)
     registry = _registry(ctx)
     names = [registry.resolve_alias(a) for a in aliases or [None]]
     gates = _gates(min_version, max_latency, min_cert_days)
     answers = registry.probe_many(
-        names, probe=not no_probe, wait=wait, timeout=timeout, gates=gates
+        names, probe=not no_probe, wait=wait, timeout=timeout, gates=gates, ready=spec
     )
     codes = [render.exit_code_of(answer) for answer in answers]
     objects = [render.answer_json(n, a) for n, a in zip(names, answers, strict=True)]

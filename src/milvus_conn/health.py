@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import grpc
 
     from .certinfo import CertInfo
+    from .readiness import Readiness, ReadySpec
 
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
@@ -103,6 +104,7 @@ class HealthResult(NamedTuple):
     server_version: str | None = None
     reason: str = ""
     tls: "CertInfo | None" = None  # the server certificate, when it was asked for
+    ready: "Readiness | None" = None  # what the readiness calls saw, when they were asked for
 
     @property
     def healthy(self) -> bool:
@@ -113,7 +115,7 @@ class HealthResult(NamedTuple):
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self._asdict().items() if k != "tls"}
+        data = {k: v for k, v in self._asdict().items() if k not in ("tls", "ready")}
         return {
             **data,
             "exit_code": self.exit_code,
@@ -146,6 +148,7 @@ class Probe(NamedTuple):
     want_certificate: bool = False
     gates: Gates = NO_GATES
     first: str = PROTOCOL_GRPC_HEALTH  # in auto mode: the protocol that answered last time
+    ready: "ReadySpec | None" = None  # past healthy: the database, collections (readiness.py)
 
     @property
     def asks_version(self) -> bool:
@@ -309,15 +312,18 @@ class _Checker:
         self.metadata = probe.credentials.metadata()
 
     def call(self, method: str, request: bytes) -> bytes:
-        remaining = max(self.deadline - time.monotonic(), 0.001)
         stub = self.channel.unary_unary(method)
-        return stub(request, timeout=remaining, metadata=self.metadata)
+        return stub(request, timeout=self.remaining(), metadata=self.metadata)
+
+    def remaining(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.001)
 
     def latency_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
 
     def run(self) -> HealthResult:
-        """Probe, then describe the certificate if asked, then hold the result to the gates."""
+        """Probe, then describe the certificate if asked, then hold the result to the gates
+        and, when asked, to readiness (database, collections)."""
         try:
             result = self.probe_server()
         except ValueError as exc:  # a reply that does not decode
@@ -334,7 +340,12 @@ class _Checker:
                 client_key_path=target.client_key_path,
             )
             result = result._replace(tls=certificate)
-        return apply_gates(result, self.probe.gates)
+        result = apply_gates(result, self.probe.gates)
+        if self.probe.ready is not None and result.healthy:
+            from .readiness import check_ready  # here: only probes that ask for it need it
+
+            result = check_ready(self, result)
+        return result
 
     def probe_server(self) -> HealthResult:
         """Ask each protocol in turn; UNIMPLEMENTED moves on to the next one."""

@@ -41,6 +41,7 @@ from .profile import Profile, ProfileStore, State
 
 if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
     from . import health
+    from .readiness import ReadySpec
 
 _CONNECT_OPTIONS = (
     "secure",
@@ -127,6 +128,7 @@ class Connection:
         want_version: bool,
         gates: "health.Gates | None" = None,
         want_certificate: bool = False,
+        ready: "ReadySpec | None" = None,
     ) -> "health.Probe":
         from . import health
 
@@ -140,6 +142,7 @@ class Connection:
             want_certificate=want_certificate,
             gates=gates or health.NO_GATES,
             first=self.answered_by or health.PROTOCOL_GRPC_HEALTH,
+            ready=ready,
         )
 
     def __repr__(self) -> str:
@@ -212,6 +215,7 @@ class Connections:
         wait: float = 0,
         gates: "health.Gates | None" = None,
         want_certificate: bool = False,
+        ready: "ReadySpec | None" = None,
         **kwargs: Any,
     ) -> Connection:
         """Probe the alias's server with credentials and register it as connected.
@@ -228,7 +232,7 @@ class Connections:
             credentials = self._credentials(alias, config, user, password, token, db_name)
             target = _target(config, self.store.base_for(alias))
             connection = Connection(alias, config, credentials, target)
-            probe = connection._probe(None, True, gates, want_certificate)
+            probe = connection._probe(None, True, gates, want_certificate, ready)
             connection.result = self._probe_connect(alias, connection, probe, wait)
         except (ProbeException, ProfileException, ConnectionConfigException):
             self.disconnect(alias)  # as pymilvus: a failed connect leaves no live connection
@@ -358,9 +362,10 @@ class Connections:
         wait: float = 0,
         timeout: float | None = None,
         gates: "health.Gates | None" = None,
+        ready: "ReadySpec | None" = None,
     ) -> "health.HealthResult | None":
         """`conn has`: the alias must exist and be connected; then, unless told not to,
-        it must answer healthy now (retrying for up to `wait` seconds)."""
+        it must answer healthy (and ready, when asked) now, retrying for up to `wait` s."""
         alias = check_alias(self.resolve_alias(alias))
         self._require(alias)
         if not self.has_connection(alias):
@@ -373,7 +378,7 @@ class Connections:
 
         handle = self.get_connection(alias)
         assert handle is not None
-        request = handle._probe(timeout, want_version=False, gates=gates)
+        request = handle._probe(timeout, want_version=False, gates=gates, ready=ready)
         try:
             if wait > 0:
                 return health.wait_until_healthy(request, wait)
@@ -399,6 +404,33 @@ class Connections:
 
         with ThreadPoolExecutor(max_workers=min(len(aliases), 64)) as pool:
             return list(pool.map(one, aliases))
+
+    def ready(
+        self,
+        alias: str | None = None,
+        *,
+        collections: Sequence[str] = (),
+        loaded: bool = False,
+        timeout: float | None = None,
+        wait: float = 0,
+    ) -> "health.HealthResult":
+        """Healthy, and the alias's database exists and these credentials may use it; each
+        collection exists there (and is fully loaded, with `loaded`). The result's `ready`
+        says what was seen; a `ProbeException` subclass names what is missing."""
+        from .readiness import make_spec
+
+        try:
+            spec = make_spec(collections, loaded)
+        except ValueError as exc:
+            raise ConnectionConfigException(str(exc)) from None
+        name = check_alias(self.resolve_alias(alias))
+        result = self.probe(name, wait=wait, timeout=timeout, ready=spec)
+        assert result is not None
+        if not result.healthy:
+            address = self.get_connection_addr(name).get("address", "")
+            exc_class = PROBE_EXCEPTIONS[result.exit_code]
+            raise exc_class(f"{name!r} ({address}) is not ready: {result.reason}", result)
+        return result
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: every alias with its state; with `check`, all probed at once."""

@@ -171,7 +171,7 @@ def outcome_json(
 ) -> dict[str, Any]:
     """The `has --json` / `connect --json` object, for successes and failures alike."""
     data = result.to_dict() if result is not None else {}
-    return {
+    shape = {
         "alias": alias,
         "exit_code": exit_code,
         "status": status or data.get("status") or "error",
@@ -180,6 +180,9 @@ def outcome_json(
         "server_version": data.get("server_version"),
         "reason": reason or data.get("reason", ""),
     }
+    if result is not None and result.ready is not None:  # --ready / --collection asked
+        shape["ready"] = result.ready.to_dict()
+    return shape
 
 
 def failure_json(alias: str, exc: MilvusException) -> dict[str, Any]:
@@ -200,6 +203,8 @@ def describe_result(alias: str, address: str, result: HealthResult) -> str:
         text += f", version {result.server_version}"
     elif result.reason:
         text += f": {result.reason}"
+    if result.healthy and result.ready is not None:
+        text += f"; {result.ready.summary()}"
     return text
 
 

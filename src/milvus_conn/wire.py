@@ -28,6 +28,46 @@ def encode_string_field(number: int, text: str) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(data)) + data if data else b""
 
 
+def encode_varint_field(number: int, value: int) -> bytes:
+    return _varint(number << 3) + _varint(value) if value else b""
+
+
+def packed_varints(data: bytes) -> list[int]:
+    """A packed `repeated int64` (proto3 packs them by default); ValueError if truncated."""
+    values, pos = [], 0
+    try:
+        while pos < len(data):
+            shift = value = 0
+            while True:
+                byte = data[pos]
+                pos += 1
+                value |= (byte & 0x7F) << shift
+                if not byte & 0x80:
+                    break
+                shift += 7
+            values.append(value)
+    except IndexError:
+        raise ValueError("truncated packed field") from None
+    return values
+
+
+# The readiness messages (milvus_conn.readiness), milvus.proto.milvus in milvus-proto's
+# proto/milvus.proto, the same numbers at tags go-api/v2.3.5 and go-api/v2.5.0:
+#   ShowCollectionsRequest     db_name = 2, type = 4 (ShowType All = 0, InMemory = 1),
+#                              collection_names = 5 (deprecated, still honoured)
+#   ShowCollectionsResponse    status = 1, collection_names = 2,
+#                              inMemory_percentages = 6 (packed int64)
+#   GetLoadStateRequest        collection_name = 2, db_name = 4
+#   GetLoadStateResponse       status = 1, state = 2 (common.LoadState, proto/common.proto:
+#                              NotExist = 0, NotLoad = 1, Loading = 2, Loaded = 3)
+# A request's field 1 (common.MsgBase base) is optional and left out.
+SHOW_COLLECTIONS_DB, SHOW_COLLECTIONS_TYPE, SHOW_COLLECTIONS_NAMES = 2, 4, 5
+SHOW_TYPE_IN_MEMORY = 1
+SHOWN_NAMES, SHOWN_PERCENTAGES = 2, 6
+LOAD_STATE_COLLECTION, LOAD_STATE_DB = 2, 4
+LOAD_STATE = 2
+
+
 def decode_fields(data: bytes) -> dict[int, list[int | bytes]]:
     """Varint and length-delimited fields by number; fixed-width ones are skipped.
     ValueError for anything that does not decode."""

@@ -1,0 +1,220 @@
+"""Readiness: past "healthy", can a job run now, as this user, in this database, on these
+collections?
+
+Asked after the health check and the gates, on the same channel, credentials (the
+`dbname` metadata included) and deadline. The round trips are fixed:
+
+1. `ShowCollections(db_name)`: the database exists (Milvus 2.3.5 and 2.5 answer code 800
+   "database not found", Milvus Lite code 1 "database 'x' does not exist") and these
+   credentials may list it; its names say which collections exist.
+2. `GetLoadState(collection, db_name)` for each collection asked for, sent together with
+   (1): its load state, and proof that the user holds a privilege on it (2.3.5 asks for
+   the Load privilege, 2.5 for GetLoadState; both refuse with PERMISSION_DENIED).
+3. Only when a collection is still loading: one more `ShowCollections(type=InMemory,
+   collection_names=...)` for the loading percentages of all of them.
+
+So: one call for the database (two while something loads), plus one per collection. On
+2.3.5 every user may list collections (the built-in `public` role grants
+ShowCollections), so a user without privileges passes `--ready` and is refused on a
+collection. The core stays a leaf: it knows health results, never aliases or profiles.
+"""
+
+# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations.
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import wire
+from .health import AUTH_FAILED, UNHEALTHY, HealthResult, _grpc, _one_line
+
+if TYPE_CHECKING:
+    from .health import _Checker
+
+SHOW_COLLECTIONS = "/milvus.proto.milvus.MilvusService/ShowCollections"
+GET_LOAD_STATE = "/milvus.proto.milvus.MilvusService/GetLoadState"
+# common.LoadState, by number (NotExist, NotLoad, Loading, Loaded).
+LOAD_STATES = {0: "missing", 1: "not_loaded", 2: "loading", 3: "loaded"}
+LOADED, LOADING, MISSING = "loaded", "loading", "missing"
+_DATABASE_NOT_FOUND = 800  # merr.ErrDatabaseNotFound in Milvus 2.3 and 2.5
+_NO_DATABASE = re.compile(r"database\b.*\b(not found|does not exist)", re.IGNORECASE)
+# common.Status: ErrorCode.PermissionDenied, and merr's auth and privilege codes.
+_REFUSED_ERROR_CODES = {3}
+_REFUSED_CODES = {1400, 1401, 1402}
+
+
+class ReadySpec(NamedTuple):
+    """What "ready" means for one probe: the database always, these collections, loaded?"""
+
+    collections: tuple[str, ...] = ()
+    loaded: bool = False
+
+
+def make_spec(collections: Sequence[str] = (), loaded: bool = False) -> ReadySpec:
+    """A spec from user input; ValueError for `loaded` without a collection, or an empty
+    or non-string name."""
+    if isinstance(collections, str):
+        collections = (collections,)
+    for name in collections:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"a collection name must be a non-empty string, not {name!r}")
+    if loaded and not collections:
+        raise ValueError("--loaded needs --collection NAME (which collections must be loaded?)")
+    return ReadySpec(tuple(collections), loaded)
+
+
+class CollectionState(NamedTuple):
+    name: str
+    exists: bool
+    load_state: str  # loaded | loading | not_loaded | missing
+    progress: int | None = None  # percent loaded; None when unknown or missing
+
+
+class Readiness(NamedTuple):
+    """What the readiness calls saw: the database, and each collection asked for."""
+
+    database: str
+    collections: tuple[CollectionState, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "collections": [state._asdict() for state in self.collections],
+        }
+
+    def summary(self) -> str:
+        """`database 'shop' ready; 'books' loaded, 'films' loading (40%)`."""
+        text = f"database {self.database!r} ready"
+        states = [f"{c.name!r} {_state_text(c)}" for c in self.collections]
+        return text + ("; " + ", ".join(states) if states else "")
+
+
+class _NotReady(Exception):
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def check_ready(checker: "_Checker", result: HealthResult) -> HealthResult:
+    """`result` (healthy) held to `checker.probe.ready`: unhealthy naming what is missing,
+    auth_failed for a refused permission, else healthy with `ready` filled in."""
+    spec = checker.probe.ready
+    assert spec is not None
+    database = checker.probe.credentials.db_name or "default"
+    names = tuple(dict.fromkeys(spec.collections))
+    shown = _send(checker, SHOW_COLLECTIONS, _show_request(database))
+    asked = {name: _send(checker, GET_LOAD_STATE, _state_request(name, database)) for name in names}
+    unknown = Readiness(database, tuple(CollectionState(n, False, MISSING) for n in names))
+    try:
+        existing = _database(checker, shown, database)
+        states = {name: _load_state(checker, future, name) for name, future in asked.items()}
+        progress = _progress(checker, database, [n for n, s in states.items() if s == LOADING])
+    except _NotReady as exc:
+        return result._replace(status=exc.status, reason=exc.reason, ready=unknown)
+    except ValueError as exc:  # a reply that does not decode
+        reason = f"malformed reply from the server: {exc}"
+        return result._replace(status=UNHEALTHY, reason=reason, ready=unknown)
+    found = []
+    for name in names:
+        state = MISSING if name not in existing else states[name]
+        percent = {LOADED: 100, MISSING: None, LOADING: progress.get(name)}.get(state, 0)
+        found.append(CollectionState(name, state != MISSING, state, percent))
+    readiness = Readiness(database, tuple(found))
+    reason = _unmet(readiness, spec.loaded)
+    if reason:
+        return result._replace(status=UNHEALTHY, reason=reason, ready=readiness)
+    return result._replace(ready=readiness)
+
+
+def _unmet(readiness: Readiness, loaded: bool) -> str:
+    """The first requirement that does not hold, as a reason; "" when all hold."""
+    where = f"in database {readiness.database!r}"
+    for state in readiness.collections:
+        if not state.exists:
+            return f"collection {state.name!r} does not exist {where}"
+        if loaded and state.load_state != LOADED:
+            shown = _state_text(state).replace(" (", ", ").rstrip(")")
+            return f"collection {state.name!r} {where} is not loaded (state: {shown})"
+    return ""
+
+
+def _state_text(state: CollectionState) -> str:
+    if state.load_state == LOADING and state.progress is not None:
+        return f"loading ({state.progress}%)"
+    return state.load_state
+
+
+def _show_request(database: str, loading: tuple[str, ...] = ()) -> bytes:
+    request = wire.encode_string_field(wire.SHOW_COLLECTIONS_DB, database)
+    if loading:
+        request += wire.encode_varint_field(wire.SHOW_COLLECTIONS_TYPE, wire.SHOW_TYPE_IN_MEMORY)
+        names = (wire.encode_string_field(wire.SHOW_COLLECTIONS_NAMES, n) for n in loading)
+        request += b"".join(names)
+    return request
+
+
+def _state_request(name: str, database: str) -> bytes:
+    return wire.encode_string_field(wire.LOAD_STATE_COLLECTION, name) + wire.encode_string_field(
+        wire.LOAD_STATE_DB, database
+    )
+
+
+def _send(checker: "_Checker", method: str, request: bytes) -> Any:
+    """The call in flight (a grpc future): all of a check's calls share one round trip."""
+    stub = checker.channel.unary_unary(method)
+    return stub.future(request, timeout=checker.remaining(), metadata=checker.metadata)
+
+
+def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[Any]], int, str]:
+    """The decoded reply and its status (code, reason); _NotReady for a failed call."""
+    grpc = _grpc()
+    try:
+        fields = wire.decode_fields(future.result())
+    except grpc.RpcError as exc:
+        code, details = exc.code(), _one_line(exc.details() or "")
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            raise _NotReady(
+                UNHEALTHY,
+                f"the server has no Milvus API ({what} is not implemented); "
+                "readiness needs a Milvus server",
+            ) from None
+        if code == grpc.StatusCode.PERMISSION_DENIED:
+            raise _NotReady(AUTH_FAILED, f"permission refused for {what}: {details}") from None
+        failed = checker.failure(exc)
+        raise _NotReady(failed.status, failed.reason) from None
+    error_code, code, reason = wire.milvus_status(fields)
+    if error_code in _REFUSED_ERROR_CODES or code in _REFUSED_CODES:
+        raise _NotReady(AUTH_FAILED, f"permission refused for {what}: {_one_line(reason)}")
+    return fields, (code or error_code), _one_line(reason)
+
+
+def _database(checker: "_Checker", future: Any, database: str) -> set[str]:
+    """The names of the database's collections; _NotReady when it cannot be listed."""
+    fields, code, reason = _reply(checker, future, f"ShowCollections in database {database!r}")
+    if code == _DATABASE_NOT_FOUND or (code and _NO_DATABASE.search(reason)):
+        raise _NotReady(UNHEALTHY, f"database {database!r} does not exist")
+    if code:
+        raise _NotReady(UNHEALTHY, f"cannot list database {database!r}: {reason or code}")
+    return {name.decode("utf-8", "replace") for name in fields.get(wire.SHOWN_NAMES, [])}
+
+
+def _load_state(checker: "_Checker", future: Any, name: str) -> str:
+    fields, code, reason = _reply(checker, future, f"GetLoadState of collection {name!r}")
+    if code:
+        raise _NotReady(UNHEALTHY, f"load state of collection {name!r}: {reason or code}")
+    return LOAD_STATES.get(wire.first(fields, wire.LOAD_STATE, 0), MISSING)
+
+
+def _progress(checker: "_Checker", database: str, loading: list[str]) -> dict[str, int]:
+    """Loading percentages by name; best effort ({} when the server will not say)."""
+    if not loading:
+        return {}
+    future = _send(checker, SHOW_COLLECTIONS, _show_request(database, tuple(loading)))
+    try:
+        fields, code, _ = _reply(checker, future, "ShowCollections (in memory)")
+        shown = [n.decode("utf-8", "replace") for n in fields.get(wire.SHOWN_NAMES, [])]
+        percentages: list[int] = []
+        for value in fields.get(wire.SHOWN_PERCENTAGES, []):  # packed, or one by one
+            percentages += wire.packed_varints(value) if isinstance(value, bytes) else [value]
+    except (_NotReady, ValueError):
+        return {}
+    return dict(zip(shown, percentages, strict=False)) if not code else {}
