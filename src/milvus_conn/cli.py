@@ -15,6 +15,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import lite, render
+from .completion import SHELLS
+from .completion import script as completion_script
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .registry import Connections
 
@@ -110,6 +112,15 @@ def main_callback(
     ] = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Diagnostics on stderr (never a secret).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=lambda given: _show_version(given, as_json=False),
+            help="Print the versions of conn, Python, grpcio, typer (and pymilvus); exit.",
+        ),
     ] = False,
 ) -> None:
     warnings.showwarning = _show_warning
@@ -532,6 +543,45 @@ def import_(
     render.out(f"Imported {len(imported)} alias(es): {', '.join(imported)}")
 
 
+@app.command()
+def version(as_json: Json = False) -> None:
+    """Print the versions of conn, Python, grpcio, typer and pymilvus (as conn --version)."""
+    _show_version(True, as_json=as_json)
+
+
+def _show_version(given: bool, *, as_json: bool) -> None:
+    """Versions from the installed packages' metadata: nothing is imported for them."""
+    if not given:
+        return
+    from . import about
+
+    found = about.versions()
+    if as_json:
+        render.emit_json(found)
+    else:
+        render.out(about.text(found))
+    raise typer.Exit(ExitCode.OK)
+
+
+@app.command()
+def completion(
+    shell: Annotated[
+        str,
+        typer.Argument(
+            metavar="SHELL",
+            help="bash, zsh, fish or powershell.",
+            show_default=False,
+            autocompletion=lambda incomplete: [s for s in SHELLS if s.startswith(incomplete)],
+        ),
+    ],
+) -> None:
+    """Print the completion script for SHELL, e.g.
+    conn completion fish > ~/.config/fish/completions/conn.fish"""
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"{shell!r} is not one of {', '.join(SHELLS)}", param_hint="SHELL")
+    sys.stdout.write(completion_script(shell))
+
+
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 
 
@@ -573,6 +623,8 @@ def main() -> None:
     typer loaded, for memory the process is about to give back). Reference counting, and
     with it every close and flush, works as before."""
     command = None if os.environ.get(COMPLETE_VAR) else _command_named(sys.argv[1:])
+    if command is None and "--version" in sys.argv[1:]:
+        command = "version"  # the eager --version needs no other command built
     gc.freeze()
     try:
         (lean_app(command) if command else app)(prog_name="conn")
