@@ -582,6 +582,16 @@ def completion(
     sys.stdout.write(completion_script(shell))
 
 
+@app.command()
+def schema() -> None:
+    """Print the profile's JSON Schema (draft-04) for editors: see #:schema in the README."""
+    import json
+
+    from .schema import profile_schema
+
+    render.out(json.dumps(profile_schema(), indent=2))
+
+
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 
 
