@@ -38,6 +38,8 @@ def __getattr__(name: str) -> object:
 
 
 connections = Connections()
+client = connections.client  # MilvusClient for an alias of the default profile
+async_client = connections.async_client
 
 __all__ = [
     "AliasConfig",
@@ -59,5 +61,7 @@ __all__ = [
     "ServerUnhealthyException",
     "ServerUnreachableException",
     "__version__",
+    "async_client",
+    "client",
     "connections",
 ]

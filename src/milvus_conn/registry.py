@@ -37,6 +37,8 @@ from .errors import (
 from .profile import Profile, ProfileStore, State, default_profile_path
 
 if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
+    from pymilvus import AsyncMilvusClient, MilvusClient
+
     from . import health
 
 _CONNECT_OPTIONS = (
@@ -311,6 +313,19 @@ class Connections:
         kwargs.update(_target(config, self.store)._asdict() if config.secure else {})
         kwargs.pop("address", None)
         return {k: v for k, v in kwargs.items() if v not in ("", None)}
+
+    def client(self, alias: str | None = None, **overrides: Any) -> "MilvusClient":
+        """A ready `pymilvus.MilvusClient` for the alias: `client_kwargs(alias)`, updated
+        with `overrides`. ImportError naming the `pymilvus` extra without pymilvus."""
+        from .handoff import milvus_client
+
+        return milvus_client({**self.client_kwargs(alias), **overrides})
+
+    def async_client(self, alias: str | None = None, **overrides: Any) -> "AsyncMilvusClient":
+        """`client()`, as a `pymilvus.AsyncMilvusClient`."""
+        from .handoff import async_milvus_client
+
+        return async_milvus_client({**self.client_kwargs(alias), **overrides})
 
     def add(self, alias: str, *, force: bool = False, **options: Any) -> AliasConfig:
         """`conn add`: store one alias, refusing to replace an existing one unless forced."""
