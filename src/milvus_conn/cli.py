@@ -511,10 +511,24 @@ def env(
     shell: Annotated[render.Shell, typer.Option(help="Syntax of the exports.")] = render.Shell.sh,
     with_secrets: Annotated[
         bool,
-        typer.Option("--with-secrets", help="Include the password (in MILVUS_URI) and token."),
+        typer.Option(
+            "--with-secrets",
+            help="Put the password (or a user:password token) into MILVUS_URI, where pymilvus "
+            "reads it; a token of another form is refused (no variable carries it).",
+        ),
     ] = False,
 ) -> None:
-    """Print shell exports pymilvus reads: eval "$(conn env prod)"."""
+    """Print the exports pymilvus reads: eval "$(conn env prod)".
+
+    MILVUS_URI is read by pymilvus's connections only (connections.connect() with no
+    address), with MILVUS_CONN_ALIAS and MILVUS_CONN_TIMEOUT. MilvusClient reads no
+    environment; hand it the URI:
+
+    \b
+    python -c 'import os, pymilvus; pymilvus.MilvusClient(uri=os.environ["MILVUS_URI"])'
+
+    pymilvus reads no MILVUS_TOKEN and no TLS files from the environment: for those, use
+    milvus_conn.client("prod") in Python."""
     variables = _registry(ctx).environment(alias, with_secrets=with_secrets)
     render.exports(variables, shell)
 
