@@ -597,6 +597,27 @@ def completion(
 
 
 @app.command()
+def doctor(
+    ctx: typer.Context,
+    network: Annotated[
+        bool, typer.Option("--network", help="Also probe every alias, as list --check does.")
+    ] = False,
+    timeout: Timeout = None,
+    as_json: Json = False,
+) -> None:
+    """Check the setup (profile and state files, secrets, TLS files, pymilvus) and say how to
+    fix what is wrong: exit 0 all good, 1 something to fix, 6 profile unreadable."""
+    from . import doctor as checks
+
+    report = checks.diagnose(_registry(ctx), network=network, timeout=timeout)
+    if as_json:
+        render.emit_json(report.to_dict())
+    else:
+        render.out(checks.text(report))
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def schema() -> None:
     """Print the profile's JSON Schema (draft-04) for editors: see #:schema in the README."""
     import json
