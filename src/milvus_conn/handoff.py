@@ -7,15 +7,12 @@ it the error names the extra that brings it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pymilvus is optional: only type checkers need its names here
-    from pymilvus import AsyncMilvusClient, MilvusClient
+from typing import Any
 
 EXTRA = "pip install 'milvus-conn[pymilvus]'"
 
 
-def _pymilvus_class(name: str) -> Any:
+def pymilvus_class(name: str) -> Any:
     """`pymilvus.<name>`, or ImportError naming the extra that installs it."""
     try:
         import pymilvus
@@ -26,13 +23,3 @@ def _pymilvus_class(name: str) -> Any:
         version = getattr(pymilvus, "__version__", "?")
         raise ImportError(f"pymilvus {version} has no {name}: upgrade it ({EXTRA} --upgrade)")
     return found
-
-
-def milvus_client(kwargs: dict[str, Any]) -> MilvusClient:
-    """A MilvusClient built from `Connections.client_kwargs` (plus overrides)."""
-    return _pymilvus_class("MilvusClient")(**kwargs)  # type: ignore[no-any-return]
-
-
-def async_milvus_client(kwargs: dict[str, Any]) -> AsyncMilvusClient:
-    """An AsyncMilvusClient built the same way; it connects on first use in the loop."""
-    return _pymilvus_class("AsyncMilvusClient")(**kwargs)  # type: ignore[no-any-return]

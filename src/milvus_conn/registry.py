@@ -316,15 +316,15 @@ class Connections:
     def client(self, alias: str | None = None, **overrides: Any) -> "MilvusClient":
         """A ready `pymilvus.MilvusClient` for the alias: `client_kwargs(alias)`, updated
         with `overrides`. ImportError naming the `pymilvus` extra without pymilvus."""
-        from .handoff import milvus_client
+        from .handoff import pymilvus_class
 
-        return milvus_client({**self.client_kwargs(alias), **overrides})
+        return pymilvus_class("MilvusClient")(**{**self.client_kwargs(alias), **overrides})
 
     def async_client(self, alias: str | None = None, **overrides: Any) -> "AsyncMilvusClient":
         """`client()`, as a `pymilvus.AsyncMilvusClient`."""
-        from .handoff import async_milvus_client
+        from .handoff import pymilvus_class
 
-        return async_milvus_client({**self.client_kwargs(alias), **overrides})
+        return pymilvus_class("AsyncMilvusClient")(**{**self.client_kwargs(alias), **overrides})
 
     def add(self, alias: str, *, force: bool = False, **options: Any) -> AliasConfig:
         """`conn add`: store one alias, refusing to replace an existing one unless forced."""
