@@ -91,3 +91,12 @@ def test_a_newer_version_is_invalid(cli, profile, validator):
     write_profile(profile, 'version = 2\n\n[connections.a]\naddress = "h:1"\n')
     cli("list", code=6)
     assert errors(validator, profile) == ["2 is not one of [1]"]
+
+
+def test_the_schema_directive_survives_add_and_the_schema_key_a_rewrite(cli, profile):
+    write_profile(profile, '#:schema ./profiles.schema.json\n"$schema" = "file:///s.json"\n'
+                  'version = 1\n')  # fmt: skip
+    cli("add", "a", "--address", "h:1")
+    assert profile.read_text().startswith("#:schema ./profiles.schema.json\n")
+    cli("use", "a")  # a rewrite: comments go, unknown top-level keys stay
+    assert tomllib.loads(profile.read_text())["$schema"] == "file:///s.json"
