@@ -95,6 +95,8 @@ def test_bash_completes_aliases_from_the_profile(aliases):
 
 def test_bash_completes_commands_and_options(aliases):
     assert bash("conn dis", 1, aliases) == ["disconnect"]
+    assert bash('conn completion ""', 2, aliases) == ["bash", "zsh", "fish", "powershell"]
+    assert bash("conn do", 1, aliases) == ["doctor"]
     assert bash("conn add x --ca", 3, aliases) == ["--ca-pem-path"]
 
 

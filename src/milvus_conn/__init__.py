@@ -2,7 +2,8 @@
 
 `connections` is bound to the default profile ($CONN_PROFILE, else profiles.toml in
 the `conn` application directory); `Connections(profile=PATH)` binds another. Nothing
-is read, and grpc is not imported, until a method is called.
+is read, and grpc is not imported, until a method is called. `client("prod")` hands an
+alias to pymilvus's MilvusClient (the `pymilvus` extra).
 """
 
 from __future__ import annotations
