@@ -93,7 +93,7 @@ def test_client_resolves_the_password_variable_for_real_milvus(cli, registry, mi
     finally:
         client.close()
     monkeypatch.setenv("MILVUS_PW", "wrong")
-    with pytest.raises(Exception, match=r"(?i)auth|password|credential|fail"):
+    with pytest.raises(Exception, match="Fail connecting to server"):  # pymilvus says no more
         registry.client("secured").list_collections()
 
 
