@@ -23,7 +23,7 @@ test: setup lint shells
 	$(BIN)/python -m pytest
 
 completions: setup
-	$(BIN)/python scripts/completions.py completions
+	$(BIN)/python scripts/completions.py
 
 # zsh and fish for the completion tests; where they cannot be installed those tests skip.
 shells:

@@ -1,4 +1,8 @@
-"""Write the shell completion scripts of `conn` into completions/ (`make completions`)."""
+"""Write the shell completion scripts of `conn` (`make completions`).
+
+The package carries them (src/milvus_conn/completions/, printed by `conn completion
+SHELL`); completions/ at the top holds the same files for a checkout.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from pathlib import Path
 from typer._completion_shared import get_completion_script
 
 from milvus_conn.cli import COMPLETE_VAR
+from milvus_conn.completion import SHELLS
 
-SHELLS = {"bash": "conn.bash", "zsh": "_conn", "fish": "conn.fish", "powershell": "conn.ps1"}
+ROOT = Path(__file__).parent.parent
+TARGETS = (ROOT / "src" / "milvus_conn" / "completions", ROOT / "completions")
 
 
 def scripts() -> dict[str, str]:
@@ -20,12 +26,13 @@ def scripts() -> dict[str, str]:
     }
 
 
-def main(out: Path) -> None:
-    out.mkdir(exist_ok=True)
-    for name, text in scripts().items():
-        (out / name).write_text(text)
-        print(f"wrote {out / name}")
+def main(targets: tuple[Path, ...]) -> None:
+    for out in targets:
+        out.mkdir(exist_ok=True)
+        for name, text in scripts().items():
+            (out / name).write_text(text)
+            print(f"wrote {out / name}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "completions")
+    main(tuple(Path(arg) for arg in sys.argv[1:]) or TARGETS)

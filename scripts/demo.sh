@@ -29,8 +29,10 @@ step() {
     fi
 }
 
+step 0 --version
 step 0 add demo --uri "http://127.0.0.1:$port" --timeout 5
 step 0 connect demo --wait 60
+step 0 doctor --network
 step 0 has demo
 step 0 list
 step 0 addr demo

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from milvus_conn.completion import SHELLS
+
 ROOT = Path(__file__).parent.parent
 COMPLETIONS = ROOT / "completions"
+PACKAGED = ROOT / "src" / "milvus_conn" / "completions"
 
 
 def _generator():
@@ -48,12 +51,38 @@ def aliases(cli, profile):
 
 def test_committed_scripts_match_freshly_generated_ones():
     for name, text in _generator().scripts().items():
+        assert (PACKAGED / name).read_text() == text, f"run make completions ({name})"
         assert (COMPLETIONS / name).read_text() == text, f"run make completions ({name})"
 
 
-def bash(words: str, cword: int, profile: Path) -> list[str]:
+@pytest.mark.parametrize(("shell_name", "file"), sorted(SHELLS.items()))
+def test_completion_prints_the_packaged_script(cli, shell_name, file):
+    result = cli("completion", shell_name)
+    assert result.stdout == (PACKAGED / file).read_text()
+
+
+def test_completion_of_an_unknown_shell_exits_2(cli):
+    result = cli("completion", "tcsh", code=2)
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: Invalid value for SHELL: 'tcsh' is not one of bash,")
+
+
+def test_completion_bash_output_is_valid_bash_that_completes(aliases, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "milvus_conn", "completion", "bash"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    script = tmp_path / "conn.bash"
+    script.write_text(done.stdout)
+    check = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+    assert bash('conn has "prod"', 2, aliases, script) == ["prod-eu", "prod-us"]
+
+
+def bash(words: str, cword: int, profile: Path, source: Path = COMPLETIONS / "conn.bash"):
     script = (
-        f"source {COMPLETIONS / 'conn.bash'}; COMP_WORDS=({words}); COMP_CWORD={cword}; "
+        f"source {source}; COMP_WORDS=({words}); COMP_CWORD={cword}; "
         '_conn_completion conn; printf "%s\\n" "${COMPREPLY[@]}"'
     )
     return shell("bash", script, profile)
@@ -66,6 +95,8 @@ def test_bash_completes_aliases_from_the_profile(aliases):
 
 def test_bash_completes_commands_and_options(aliases):
     assert bash("conn dis", 1, aliases) == ["disconnect"]
+    assert bash('conn completion ""', 2, aliases) == ["bash", "zsh", "fish", "powershell"]
+    assert bash("conn do", 1, aliases) == ["doctor"]
     assert bash("conn add x --ca", 3, aliases) == ["--ca-pem-path"]
 
 

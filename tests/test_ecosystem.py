@@ -31,6 +31,7 @@ from .helpers import snapshot, write_profile
 ALICE_PASSWORD = "s3cr3t-Pa55"  # what auth_server accepts for user alice
 PASSWORD = "p@ss w'rd:/x-Q7"  # needs URL-quoting and shell-quoting
 TOKEN = 't0k\'en "$HOME" back\\slash\\'  # quotes, a variable, backslashes, a trailing one
+READABLE_PASSWORD = "p@ss w'rd:x-Q7"  # shell-quoting, and pymilvus still reads it from a URI
 CORRUPT = "version = 1\n\n[connections.a]\naddress = \n"
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -208,22 +209,58 @@ def test_env_powershell_syntax(cli, lite):
     )
 
 
-def test_env_with_secrets_puts_the_url_quoted_password_in_the_uri(cli, secret_aliases, monkeypatch):
-    monkeypatch.setenv("APW", PASSWORD)
+def test_env_with_secrets_puts_the_password_in_the_uri_as_pymilvus_reads_it(
+    cli, secret_aliases, monkeypatch
+):
+    monkeypatch.setenv("APW", READABLE_PASSWORD)  # pymilvus does not URL-decode: written as is
     assert cli("env", "pw", "--with-secrets").stdout == (
-        "export MILVUS_URI=http://alice:p%40ss%20w%27rd%3A%2Fx-Q7@127.0.0.1:19531\n"
+        "export MILVUS_URI='http://alice:p@ss w'\"'\"'rd:x-Q7@127.0.0.1:19531'\n"
         "export MILVUS_CONN_ALIAS=pw\n"
         "export MILVUS_CONN_TIMEOUT=10\n"
     )
 
 
-def test_env_with_secrets_exports_the_shell_quoted_token(cli, secret_aliases, monkeypatch):
-    monkeypatch.setenv("ATOK", TOKEN)
+def test_env_with_secrets_refuses_a_password_pymilvus_cannot_read_back(
+    cli, secret_aliases, monkeypatch, profile
+):
+    monkeypatch.setenv("APW", PASSWORD)  # its "/" would end the URI's host part
+    before = snapshot(profile)
+    result = cli("env", "pw", "--with-secrets", code=2)
+    assert result.stdout == ""
+    assert "pymilvus cannot read back from MILVUS_URI" in result.stderr
+    assert PASSWORD not in result.stderr
+    assert snapshot(profile) == before
+
+
+def test_env_with_secrets_puts_a_user_password_token_in_the_uri(cli, secret_aliases, monkeypatch):
+    monkeypatch.setenv("ATOK", "root:Milvus")
     assert cli("env", "tk", "--with-secrets").stdout == (
-        "export MILVUS_URI=http://127.0.0.1:19532\n"
+        "export MILVUS_URI=http://root:Milvus@127.0.0.1:19532\n"
         "export MILVUS_CONN_ALIAS=tk\n"
         "export MILVUS_CONN_TIMEOUT=10\n"
-        """export MILVUS_TOKEN='t0k'"'"'en "$HOME" back\\slash\\'\n"""
+    )
+
+
+def test_env_with_secrets_refuses_an_api_key_token_no_variable_carries(cli, secret_aliases,
+                                                                       monkeypatch):  # fmt: skip
+    monkeypatch.setenv("ATOK", TOKEN)
+    result = cli("env", "tk", "--with-secrets", code=2)
+    assert result.stdout == ""
+    assert "pymilvus reads no token from the environment (there is no MILVUS_TOKEN)" in (
+        result.stderr
+    )
+    assert "milvus_conn.client('tk')" in result.stderr
+    assert TOKEN not in result.stderr
+
+
+def test_env_help_says_what_pymilvus_reads(cli):
+    text = cli("env", "--help").stdout
+    words = " ".join(text.split())  # as wrapped for any terminal width
+    assert "MilvusClient reads no environment" in words
+    assert "pymilvus reads no MILVUS_TOKEN" in words
+    assert (
+        """python -c 'import os, pymilvus; pymilvus.MilvusClient(uri=os.environ["MILVUS_URI"])'"""
+        in text
     )
 
 
@@ -262,32 +299,48 @@ def test_env_eval_in_bash_lets_pymilvus_reach_milvus_lite(lite, profile):
     assert done.stdout == "list\n"
 
 
-def test_env_eval_in_bash_restores_password_and_token_exactly(profile, secret_aliases):
+def test_env_eval_in_bash_restores_the_password_exactly(profile, secret_aliases):
     done = shell(
-        'eval "$(conn env pw --with-secrets)" && printf "%s\\n" "$MILVUS_URI" && '
-        'eval "$(conn env tk --with-secrets)" && printf "%s" "$MILVUS_TOKEN"',
+        'eval "$(conn env pw --with-secrets)" && printf "%s" "$MILVUS_URI"',
         CONN_PROFILE=str(profile),
-        **secret_aliases,
+        APW=READABLE_PASSWORD,
     )
     assert done.returncode == 0, done.stderr
-    uri, token = done.stdout.split("\n", 1)
-    assert parse.unquote(parse.urlsplit(uri).password or "") == PASSWORD
-    assert token == TOKEN
+    assert parse.urlparse(done.stdout).password == READABLE_PASSWORD  # as pymilvus reads it
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
-def test_env_sourced_in_fish_restores_the_token_exactly(profile, secret_aliases):
+def test_env_sourced_in_fish_restores_the_password_exactly(profile, secret_aliases):
     done = subprocess.run(
-        ["fish", "-c", "conn env tk --with-secrets --shell fish | source; printf %s $MILVUS_TOKEN"],
+        ["fish", "-c", "conn env pw --with-secrets --shell fish | source; printf %s $MILVUS_URI"],
         capture_output=True,
         text=True,
         env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-             "CONN_PROFILE": str(profile), **secret_aliases},
+             "CONN_PROFILE": str(profile), "APW": READABLE_PASSWORD},
         timeout=60,
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout == TOKEN
+    assert parse.urlparse(done.stdout).password == READABLE_PASSWORD
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("secret", ["--password-env", "--token-env"])
+def test_env_with_secrets_lets_pymilvus_authenticate_to_real_milvus(profile, cli, milvus_auth,
+                                                                    secret):  # fmt: skip
+    value = "Milvus" if secret == "--password-env" else "root:Milvus"
+    cli("add", "real", "--address", milvus_auth.address, "--user", "root", secret, "SECRET")
+    python = (
+        "import os, pymilvus; pymilvus.connections.connect(); "
+        'print(pymilvus.MilvusClient(uri=os.environ["MILVUS_URI"]).list_collections())'
+    )
+    done = shell(
+        f"eval \"$(conn env real --with-secrets)\" && python -W ignore -c '{python}'",
+        CONN_PROFILE=str(profile),
+        SECRET=value,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
 
 
 # conn export / conn import ----------------------------------------------------------

@@ -44,7 +44,8 @@ def loaded_modules(*args: str) -> list[str]:
 
 def test_commands_are_the_specs_seven_plus_the_later_ones():
     spec = ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
-    assert sorted([*spec, "env", "export", "import", "use", "watch"]) == COMMANDS
+    later = ["env", "export", "import", "use", "watch", "completion", "doctor", "schema", "version"]
+    assert sorted([*spec, *later]) == COMMANDS
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -66,6 +67,12 @@ def test_every_command_has_help_and_a_readme_entry(command, cli):
         ["has", "default", "--no-probe"],
         ["disconnect", "default"],
         ["remove", "x"],
+        ["--version"],
+        ["version", "--json"],
+        ["completion", "bash"],
+        ["doctor"],
+        ["doctor", "--json"],
+        ["schema"],
     ],
 )
 def test_offline_commands_import_neither_grpc_nor_rich_nor_the_health_core(args, profile):
@@ -74,6 +81,22 @@ def test_offline_commands_import_neither_grpc_nor_rich_nor_the_health_core(args,
 
 def test_a_probe_imports_grpc_but_not_rich_when_piped(profile):
     assert loaded_modules("list", "--check", "--timeout", "0.2") == ["grpc", "milvus_conn.health"]
+
+
+def test_doctor_checks_tls_files_and_secrets_without_grpc(cli, certs):
+    cli("add", "mtls", "--address", "127.0.0.1:1", "--secure", "--user", "u",
+        "--password-env", "UNSET_PW", "--ca-pem-path", str(certs / "ca.pem"),
+        "--client-pem-path", str(certs / "client.pem"),
+        "--client-key-path", str(certs / "client.key"))  # fmt: skip
+    assert loaded_modules("doctor") == []
+
+
+def test_doctor_network_probes_as_list_check_does(cli):
+    cli("add", "x", "--address", "127.0.0.1:1")
+    assert loaded_modules("doctor", "--network", "--timeout", "0.2") == [
+        "grpc",
+        "milvus_conn.health",
+    ]
 
 
 def test_app_dir_matches_typer(monkeypatch, tmp_path):

@@ -2,7 +2,8 @@
 
 `connections` is bound to the default profile ($CONN_PROFILE, else profiles.toml in
 the `conn` application directory); `Connections(profile=PATH)` binds another. Nothing
-is read, and grpc is not imported, until a method is called.
+is read, and grpc is not imported, until a method is called. `client("prod")` hands an
+alias to pymilvus's MilvusClient (the `pymilvus` extra).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def __getattr__(name: str) -> object:
 
 
 connections = Connections()
+client = connections.client  # MilvusClient for an alias of the default profile
+async_client = connections.async_client
 
 __all__ = [
     "AliasConfig",
@@ -59,5 +62,7 @@ __all__ = [
     "ServerUnhealthyException",
     "ServerUnreachableException",
     "__version__",
+    "async_client",
+    "client",
     "connections",
 ]

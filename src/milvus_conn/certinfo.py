@@ -39,10 +39,17 @@ def describe_der(der: bytes, now: float | None = None) -> CertInfo:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(ssl.DER_cert_to_PEM_cert(der))
-        fields = ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined]
+        return describe_file(path, now)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+def describe_file(path: str, now: float | None = None) -> CertInfo:
+    """The first certificate of a PEM file (`conn doctor`); ssl.SSLError if there is none."""
+    import ssl
+
+    fields = ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined]
     not_after = fields["notAfter"]
     left = ssl.cert_time_to_seconds(not_after) - (time.time() if now is None else now)
     return CertInfo(

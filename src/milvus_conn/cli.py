@@ -15,6 +15,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import lite, render
+from .completion import SHELLS
+from .completion import script as completion_script
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .registry import Connections
 
@@ -110,6 +112,15 @@ def main_callback(
     ] = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Diagnostics on stderr (never a secret).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=lambda given: _show_version(given, as_json=False),
+            help="Print the versions of conn, Python, grpcio, typer (and pymilvus); exit.",
+        ),
     ] = False,
 ) -> None:
     warnings.showwarning = _show_warning
@@ -537,10 +548,24 @@ def env(
     shell: Annotated[render.Shell, typer.Option(help="Syntax of the exports.")] = render.Shell.sh,
     with_secrets: Annotated[
         bool,
-        typer.Option("--with-secrets", help="Include the password (in MILVUS_URI) and token."),
+        typer.Option(
+            "--with-secrets",
+            help="Put the password (or a user:password token) into MILVUS_URI, where pymilvus "
+            "reads it; a token of another form is refused (no variable carries it).",
+        ),
     ] = False,
 ) -> None:
-    """Print shell exports pymilvus reads: eval "$(conn env prod)"."""
+    """Print the exports pymilvus reads: eval "$(conn env prod)".
+
+    MILVUS_URI is read by pymilvus's connections only (connections.connect() with no
+    address), with MILVUS_CONN_ALIAS and MILVUS_CONN_TIMEOUT. MilvusClient reads no
+    environment; hand it the URI:
+
+    \b
+    python -c 'import os, pymilvus; pymilvus.MilvusClient(uri=os.environ["MILVUS_URI"])'
+
+    pymilvus reads no MILVUS_TOKEN and no TLS files from the environment: for those, use
+    milvus_conn.client("prod") in Python."""
     variables = _registry(ctx).environment(alias, with_secrets=with_secrets)
     render.exports(variables, shell)
 
@@ -567,6 +592,76 @@ def import_(
     """Merge another profile's aliases; conflicting ones are refused unless --force."""
     imported = _registry(ctx).import_profile(file, force=force)
     render.out(f"Imported {len(imported)} alias(es): {', '.join(imported)}")
+
+
+@app.command()
+def version(as_json: Json = False) -> None:
+    """Print the versions of conn, Python, grpcio, typer and pymilvus (as conn --version)."""
+    _show_version(True, as_json=as_json)
+
+
+def _show_version(given: bool, *, as_json: bool) -> None:
+    """Versions from the installed packages' metadata: nothing is imported for them."""
+    if not given:
+        return
+    from . import about
+
+    found = about.versions()
+    if as_json:
+        render.emit_json(found)
+    else:
+        render.out(about.text(found))
+    raise typer.Exit(ExitCode.OK)
+
+
+@app.command()
+def completion(
+    shell: Annotated[
+        str,
+        typer.Argument(
+            metavar="SHELL",
+            help="bash, zsh, fish or powershell.",
+            show_default=False,
+            autocompletion=lambda incomplete: [s for s in SHELLS if s.startswith(incomplete)],
+        ),
+    ],
+) -> None:
+    """Print the completion script for SHELL, e.g.
+    conn completion fish > ~/.config/fish/completions/conn.fish"""
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"{shell!r} is not one of {', '.join(SHELLS)}", param_hint="SHELL")
+    sys.stdout.write(completion_script(shell))
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    network: Annotated[
+        bool, typer.Option("--network", help="Also probe every alias, as list --check does.")
+    ] = False,
+    timeout: Timeout = None,
+    as_json: Json = False,
+) -> None:
+    """Check the setup (profile and state files, secrets, TLS files, pymilvus) and say how to
+    fix what is wrong: exit 0 all good, 1 something to fix, 6 profile unreadable."""
+    from . import doctor as checks
+
+    report = checks.diagnose(_registry(ctx), network=network, timeout=timeout)
+    if as_json:
+        render.emit_json(report.to_dict())
+    else:
+        render.out(checks.text(report))
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def schema() -> None:
+    """Print the profile's JSON Schema (draft-04) for editors: see #:schema in the README."""
+    import json
+
+    from .schema import profile_schema
+
+    render.out(json.dumps(profile_schema(), indent=2))
 
 
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
@@ -610,6 +705,8 @@ def main() -> None:
     typer loaded, for memory the process is about to give back). Reference counting, and
     with it every close and flush, works as before."""
     command = None if os.environ.get(COMPLETE_VAR) else _command_named(sys.argv[1:])
+    if command is None and "--version" in sys.argv[1:]:
+        command = "version"  # the eager --version needs no other command built
     gc.freeze()
     try:
         (lean_app(command) if command else app)(prog_name="conn")

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib import parse
 
 from . import address as addr
 from . import lite
@@ -40,6 +39,8 @@ from .layers import LayeredStore, ProfileSpec, open_store
 from .profile import Profile, ProfileStore, State
 
 if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
+    from pymilvus import AsyncMilvusClient, MilvusClient
+
     from . import health
     from .readiness import ReadySpec
 
@@ -325,6 +326,19 @@ class Connections:
         kwargs.pop("address", None)
         return {k: v for k, v in kwargs.items() if v not in ("", None)}
 
+    def client(self, alias: str | None = None, **overrides: Any) -> "MilvusClient":
+        """A ready `pymilvus.MilvusClient` for the alias: `client_kwargs(alias)`, updated
+        with `overrides`. ImportError naming the `pymilvus` extra without pymilvus."""
+        from .handoff import pymilvus_class
+
+        return pymilvus_class("MilvusClient")(**{**self.client_kwargs(alias), **overrides})
+
+    def async_client(self, alias: str | None = None, **overrides: Any) -> "AsyncMilvusClient":
+        """`client()`, as a `pymilvus.AsyncMilvusClient`."""
+        from .handoff import pymilvus_class
+
+        return pymilvus_class("AsyncMilvusClient")(**{**self.client_kwargs(alias), **overrides})
+
     def add(self, alias: str, *, force: bool = False, **options: Any) -> AliasConfig:
         """`conn add`: store one alias, refusing to replace an existing one unless forced."""
         check_alias(alias)
@@ -552,28 +566,16 @@ class Connections:
     def environment(
         self, alias: str | None = None, *, with_secrets: bool = False
     ) -> dict[str, str]:
-        """`conn env`: the variables pymilvus reads to reach the alias. Secrets only when
-        asked: the password inside MILVUS_URI, and MILVUS_TOKEN."""
+        """`conn env`: the variables pymilvus reads to reach the alias (envvars.py says
+        which). Secrets only when asked: inside MILVUS_URI, where pymilvus reads them."""
+        from .envvars import variables
+
         alias = check_alias(self.resolve_alias(alias))
         config = self._require(alias)
-        secrets = self._credentials(alias, config, "", "", "", "default") if with_secrets else None
-        userinfo = parse.quote(config.user, safe="")
-        if secrets and userinfo and secrets.password:
-            userinfo += ":" + parse.quote(secrets.password, safe="")
-        uri = config.address
-        if not uri.startswith("unix:"):
-            scheme = "https" if config.secure else "http"
-            uri = f"{scheme}://{userinfo + '@' if userinfo else ''}{config.address}"
-            if config.db_name and config.db_name != "default":
-                uri += "/" + parse.quote(config.db_name, safe="")
-        variables = {
-            "MILVUS_URI": uri,
-            "MILVUS_CONN_ALIAS": alias,
-            "MILVUS_CONN_TIMEOUT": f"{config.effective_timeout:g}",
-        }
-        if secrets and secrets.token:
-            variables["MILVUS_TOKEN"] = secrets.token
-        return variables
+        if not with_secrets:
+            return variables(alias, config)
+        secrets = self._credentials(alias, config, "", "", "", "default")
+        return variables(alias, config, secrets.password, secrets.token)
 
     def reset(self) -> None:
         """Close every live handle of this process (tests, and long-running programs)."""
