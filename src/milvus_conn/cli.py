@@ -335,6 +335,7 @@ def connect(
             gates=_gates(min_version, max_latency, min_cert_days), **options,
         )  # fmt: skip
     except MilvusException as exc:
+        render.diag_failure(name, exc)
         if as_json:
             render.emit_json(render.failure_json(name, exc))
         _fail(exc)

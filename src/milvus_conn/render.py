@@ -280,8 +280,18 @@ def diag_probe(alias: str, config: dict[str, Any], result: HealthResult) -> None
         f"timeout {config.get('timeout', 'default')}): {result.status}"
         f" via {result.protocol or '-'}"
     )
+    diag_detail(alias, result)
+
+
+def diag_detail(alias: str, result: HealthResult) -> None:
     if result.detail:
         diag(f"{alias}: gRPC said: {result.detail}")
+
+
+def diag_failure(alias: str, exc: MilvusException) -> None:
+    """--verbose on a failed probe: gRPC's own words behind the reason, if any."""
+    if isinstance(exc, ProbeException) and exc.result is not None:
+        diag_detail(alias, exc.result)  # type: ignore[arg-type]
 
 
 def diag_certificate(alias: str, result: HealthResult) -> None:
