@@ -448,3 +448,29 @@ def test_run_conn_on_a_pipe_is_inert_too(profile, liar):
     done = run_conn("connect", "l", "--address", liar.address)
     assert done.returncode == 4, done.stderr
     assert inert(done.stdout + done.stderr), done.stderr
+
+
+# the hostile review ------------------------------------------------------------------
+
+
+def test_powershell_exports_double_typographic_quotes_too(cli):
+    """PowerShell ends a '...' string at ’ as at ': `a’;calc;’` must stay one value."""
+    cli("add", "a’;calc;’", "--address", "127.0.0.1:1")
+    result = cli("env", "a’;calc;’", "--shell", "powershell")
+    assert "$Env:MILVUS_CONN_ALIAS = 'a’’;calc;’’'\n" in result.stdout
+
+
+def test_a_huge_timeout_waits_instead_of_failing_at_once(cli):
+    """Past ~290 years a gRPC deadline overflows and fails at once as a timeout."""
+    refused = servers.refused_address()
+    result = cli("connect", "h", "--address", refused, "--timeout", "1e308", code=3)
+    assert "connection refused" in result.stderr and "no answer" not in result.stderr
+
+
+def test_a_huge_value_and_unicode_round_trip_and_list(cli, profile):
+    user = "ü日本" * 20_000
+    cli("add", "big", "--address", "127.0.0.1:1", "--user", user)
+    cli("add", "日本", "--uri", "http://ü@127.0.0.1:2/ß")
+    rows = {row["alias"]: row for row in json.loads(cli("list", "--json").stdout)}
+    assert rows["big"]["user"] == user
+    assert (rows["日本"]["user"], rows["日本"]["db_name"]) == ("ü", "ß")

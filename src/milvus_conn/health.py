@@ -51,6 +51,9 @@ _MILVUS_AUTH_CODES = {1400, 1401, 1402}
 _MAX_WORKERS = 256
 MAX_PAUSE = 2.0
 MAX_SERVER_TEXT = 500  # characters kept of a reason or version a server sends
+# The longest wait handed to gRPC or a socket: beyond ~290 years a deadline overflows,
+# and gRPC then fails at once with DEADLINE_EXCEEDED (`--timeout 1e308`).
+MAX_WAIT = 30 * 86400.0
 
 
 # Value objects are NamedTuples: frozen, and about a tenth of a dataclass's cost to define,
@@ -310,10 +313,12 @@ class _Checker:
         self.deadline = (self.started if since is None else since) + probe.timeout
         self.metadata = probe.credentials.metadata()
 
+    def remaining(self, floor: float) -> float:
+        return min(max(self.deadline - time.monotonic(), floor), MAX_WAIT)
+
     def call(self, method: str, request: bytes) -> bytes:
-        remaining = max(self.deadline - time.monotonic(), 0.001)
         stub = self.channel.unary_unary(method)
-        return stub(request, timeout=remaining, metadata=self.metadata)
+        return stub(request, timeout=self.remaining(0.001), metadata=self.metadata)
 
     def latency_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
@@ -330,7 +335,7 @@ class _Checker:
             target = self.probe.target
             certificate = peer_certificate(
                 target.address,
-                max(self.deadline - time.monotonic(), 0.5),
+                self.remaining(0.5),
                 server_name=target.server_name,
                 client_pem_path=target.client_pem_path,
                 client_key_path=target.client_key_path,

@@ -8,6 +8,7 @@ library's public views (`AliasConfig.public`, `HealthResult`) have none.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -310,8 +311,8 @@ def exports(variables: dict[str, str], shell: Shell) -> None:
         if shell is Shell.fish:  # fish: only \\ and \' are escapes inside '...'
             escaped = value.replace("\\", "\\\\").replace("'", "\\'")
             out(f"set -gx {name} '{escaped}';")
-        elif shell is Shell.powershell:
-            escaped = value.replace("'", "''")
+        elif shell is Shell.powershell:  # PowerShell also ends '...' at typographic quotes
+            escaped = re.sub("(['\u2018\u2019\u201a\u201b])", r"\1\1", value)
             out(f"$Env:{name} = '{escaped}'")
         else:
             out(f"export {name}={shlex.quote(value)}")
