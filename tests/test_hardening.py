@@ -454,10 +454,13 @@ def test_run_conn_on_a_pipe_is_inert_too(profile, liar):
 
 
 def test_powershell_exports_double_typographic_quotes_too(cli):
-    """PowerShell ends a '...' string at ’ as at ': `a’;calc;’` must stay one value."""
-    cli("add", "a’;calc;’", "--address", "127.0.0.1:1")
-    result = cli("env", "a’;calc;’", "--shell", "powershell")
-    assert "$Env:MILVUS_CONN_ALIAS = 'a’’;calc;’’'\n" in result.stdout
+    """PowerShell ends a '...' string at U+2019 as at an apostrophe: the alias
+    `a\u2019;calc;\u2019` must stay one value, not run calc."""
+    q = "\u2019"
+    alias = f"a{q};calc;{q}"
+    cli("add", alias, "--address", "127.0.0.1:1")
+    result = cli("env", alias, "--shell", "powershell")
+    assert f"$Env:MILVUS_CONN_ALIAS = 'a{q}{q};calc;{q}{q}'\n" in result.stdout
 
 
 def test_a_huge_timeout_waits_instead_of_failing_at_once(cli):
