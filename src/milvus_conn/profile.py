@@ -275,11 +275,12 @@ class ProfileStore:
 
     def _warn_if_exposed(self, document: dict[str, Any], mode: int) -> None:
         """Read from the document's tables, so that no alias is built for it."""
+        password, token = SECRET_KEYS
         tables = document.get("connections", {})
         holders = [
-            a
-            for a, t in tables.items()
-            if isinstance(t, dict) and any(isinstance(t.get(k), str) and t[k] for k in SECRET_KEYS)
+            alias
+            for alias, t in tables.items()
+            if isinstance(t, dict) and (t.get(password) or t.get(token)) and _holds_secret(t)
         ]
         if not holders:
             return
@@ -406,6 +407,11 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             os.unlink(temp)
         raise ProfileException(f"cannot write {path}: {exc.strerror}") from exc
     _fsync_dir(path.parent)
+
+
+def _holds_secret(table: dict[str, Any]) -> bool:
+    """A usable plain secret: a broken alias's `password = 7` is its error, not a secret."""
+    return any(isinstance(table.get(key), str) and table[key] for key in SECRET_KEYS)
 
 
 def _tomllib() -> Any:

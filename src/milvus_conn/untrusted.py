@@ -33,17 +33,21 @@ def escape_lines(text: str) -> str:
     """`escape` for each line of `text`, its line breaks kept."""
     if text.isprintable():
         return text
-    return "\n".join(escape(line) for line in text.split("\n"))
+    return "\n".join(line if line.isprintable() else escape(line) for line in text.split("\n"))
 
 
 def escape_json(text: str) -> str:
     """JSON text from `json.dumps(..., ensure_ascii=False)` with the characters it leaves
     raw (DEL, C1 such as the one-byte CSI, bidi overrides) as `\\uXXXX`: still the same
     JSON value, and inert on a terminal."""
-    if text.isprintable():
+    lines = text.split("\n")  # indented JSON: its line breaks are structure, not values
+    if all(map(str.isprintable, lines)):
         return text
     import json
 
-    return "".join(
-        char if char.isprintable() or char == "\n" else json.dumps(char)[1:-1] for char in text
+    return "\n".join(
+        line
+        if line.isprintable()
+        else "".join(char if char.isprintable() else json.dumps(char)[1:-1] for char in line)
+        for line in lines
     )
