@@ -477,3 +477,71 @@ def test_a_huge_value_and_unicode_round_trip_and_list(cli, profile):
     rows = {row["alias"]: row for row in json.loads(cli("list", "--json").stdout)}
     assert rows["big"]["user"] == user
     assert (rows["日本"]["user"], rows["日本"]["db_name"]) == ("ü", "ß")
+
+
+def _crafted_certificate(certs: Path) -> tuple[bytes, bytes]:
+    """A server certificate for 127.0.0.1, signed by the test CA, whose subject carries
+    a window-title sequence and whose organisation a C1 CSI."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_key = serialization.load_pem_private_key((certs / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, ESC_TITLE),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "org\x9b31m"),
+    ])  # fmt: skip
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(servers.LOOPBACK))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_certificate_fields_are_shown_escaped(cli, certs):
+    from concurrent import futures
+
+    from grpc_health.v1 import health, health_pb2_grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    port = server.add_secure_port(
+        f"{servers.LOOPBACK}:0", grpc.ssl_server_credentials([_crafted_certificate(certs)])
+    )
+    server.start()
+    try:
+        address = f"{servers.LOOPBACK}:{port}"
+        ca = str(certs / "ca.pem")
+        connected = cli("-v", "connect", "t", "--address", address, "--secure",
+                        "--ca-pem-path", ca)  # fmt: skip
+        listed = cli("list", "--check", "--json", code=None)
+    finally:
+        server.stop(0).wait()
+    assert "certificate subject CN=evil\\u001b]0;pwned\\u0007, O=org\\u009b31m" in (
+        connected.stderr
+    )
+    [row] = [row for row in json.loads(listed.stdout) if row["alias"] == "t"]
+    assert row["health"]["tls_subject"] == f"CN={ESC_TITLE}, O=org\x9b31m"
+    assert inert(connected.stdout + connected.stderr + listed.stdout + listed.stderr)
