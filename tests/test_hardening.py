@@ -178,6 +178,20 @@ def test_has_many_answers_the_others_when_one_is_broken(cli, profile, serving):
     assert [(row["alias"], row["exit_code"]) for row in data] == [("ok", 0), ("badport", 6)]
 
 
+def test_has_many_answers_the_others_when_a_secret_variable_is_unset(
+    cli, serving, monkeypatch
+):
+    cli("connect", "ok", "--address", serving.address)
+    monkeypatch.setenv("GONE_PW", "pw")
+    cli("connect", "nopw", "--address", serving.address, "--user", "u", "--password-env",
+        "GONE_PW")  # fmt: skip
+    monkeypatch.delenv("GONE_PW")
+    result = cli("has", "ok", "nopw", code=6)
+    assert result.stdout.startswith("ok (") and "GONE_PW" in result.stderr
+    rows = json.loads(cli("list", "--check", "--json", code=6).stdout)
+    assert [r["health"]["exit_code"] for r in rows if r["alias"] in ("ok", "nopw")] == [0, 6]
+
+
 def test_the_library_reports_the_broken_alias_alone(registry, profile):
     write_profile(profile, BROKEN)
     infos = {info.alias: info for info in registry.describe()}
