@@ -178,9 +178,7 @@ def test_has_many_answers_the_others_when_one_is_broken(cli, profile, serving):
     assert [(row["alias"], row["exit_code"]) for row in data] == [("ok", 0), ("badport", 6)]
 
 
-def test_has_many_answers_the_others_when_a_secret_variable_is_unset(
-    cli, serving, monkeypatch
-):
+def test_has_many_answers_the_others_when_a_secret_variable_is_unset(cli, serving, monkeypatch):
     cli("connect", "ok", "--address", serving.address)
     monkeypatch.setenv("GONE_PW", "pw")
     cli("connect", "nopw", "--address", serving.address, "--user", "u", "--password-env",
