@@ -557,3 +557,12 @@ def test_certificate_fields_are_shown_escaped(cli, certs):
     [row] = [row for row in json.loads(listed.stdout) if row["alias"] == "t"]
     assert row["health"]["tls_subject"] == f"CN={ESC_TITLE}, O=org\x9b31m"
     assert inert(connected.stdout + connected.stderr + listed.stdout + listed.stderr)
+
+
+def test_a_bad_timeout_is_the_commands_error_not_every_rows(cli, serving):
+    cli("add", "h", "--address", serving.address)
+    result = cli("list", "--check", "--timeout", "0", code=2)
+    assert (result.stdout, result.stderr) == (
+        "",
+        "Error: timeout must be greater than 0, got 0.0\n",
+    )

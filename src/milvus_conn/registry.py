@@ -402,6 +402,8 @@ class Connections:
         whole listing's failure (fanout.py)."""
         from . import fanout
 
+        if timeout is not None:
+            check_timeout(timeout)  # the command's own error, not one per row
         entries, builtin = self._entries()
         return fanout.describe(
             entries,
