@@ -218,3 +218,53 @@ def running(server: object) -> Iterator[object]:
         yield server
     finally:
         server.stop()  # type: ignore[attr-defined]
+
+
+class LyingServer:
+    """A server that says what a test makes it say: Milvus CheckHealth with any reasons,
+    GetVersion with any version, or every call aborted with any status and details
+    (escape sequences, huge strings). grpc.health.v1 is UNIMPLEMENTED, as on Milvus Lite."""
+
+    def __init__(self) -> None:
+        self.healthy = True
+        self.reasons: list[str] = []
+        self.version = "v2.3.5"
+        self.abort: tuple[grpc.StatusCode, str] | None = None
+        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+        self.server.add_generic_rpc_handlers((_Liar(self),))
+        self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.server.start()
+
+    def reply(self, method: str) -> bytes:
+        from milvus_conn.wire import encode_string_field
+
+        if method.endswith("/GetVersion"):
+            return b"\x0a\x00" + encode_string_field(2, self.version)
+        body = b"\x0a\x00" + (b"\x10\x01" if self.healthy else b"")
+        return body + b"".join(encode_string_field(3, r) for r in self.reasons)
+
+    def stop(self) -> None:
+        self.server.stop(0).wait()
+
+
+class _Liar(grpc.GenericRpcHandler):
+    _METHODS = (
+        "/milvus.proto.milvus.MilvusService/CheckHealth",
+        "/milvus.proto.milvus.MilvusService/GetVersion",
+    )
+
+    def __init__(self, owner: LyingServer) -> None:
+        self.owner = owner
+
+    def service(self, details: grpc.HandlerCallDetails):
+        if details.method not in self._METHODS:
+            return None
+        owner, method = self.owner, details.method
+
+        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            if owner.abort is not None:
+                context.abort(*owner.abort)
+            return owner.reply(method)
+
+        return grpc.unary_unary_rpc_method_handler(handle)

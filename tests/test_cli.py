@@ -30,7 +30,10 @@ DATA = Path(__file__).parent / "data"
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
-LIST_KEYS = {"alias", "address", "user", "db_name", "secure", "connected", "default", "profile"}
+LIST_KEYS = {"alias", "address", "user", "db_name", "secure", "connected", "default"} | {
+    "profile",
+    "builtin",
+}
 # DESIGN §3's health object, plus the certificate fields (null unless the alias uses TLS).
 HEALTH_KEYS = {"status", "protocol", "latency_ms", "server_version", "exit_code", "reason"} | {
     "tls_subject",
@@ -476,7 +479,7 @@ def test_list_piped_prints_aligned_plain_columns(cli):
     cli("add", "bb", "--uri", "https://milvus.example:443")
     assert cli("list").stdout == (
         "ALIAS      ADDRESS             USER  DB       TLS  STATE\n"
-        "default *  localhost:19530     -     default  no   -\n"
+        "default *  localhost:19530     -     default  no   built-in\n"
         "a          127.0.0.1:19531     ci    prod     no   -\n"
         "bb         milvus.example:443  -     default  yes  -\n"
     )
@@ -499,6 +502,7 @@ def test_list_json_has_the_documented_shape(cli, connected_lite, profile):
         "connected": True,
         "default": False,
         "profile": str(profile),  # the file that defines it (null for the built-in default)
+        "builtin": False,
     }
     assert data[0]["profile"] is None
 

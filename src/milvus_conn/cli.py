@@ -375,6 +375,7 @@ def connect(
             gates=_gates(min_version, max_latency, min_cert_days), ready=spec, **options,
         )  # fmt: skip
     except MilvusException as exc:
+        render.diag_failure(name, exc)
         if as_json:
             render.emit_json(render.failure_json(name, exc))
         _fail(exc)
@@ -448,9 +449,12 @@ def has(
     if as_json:
         render.emit_json(objects[0] if len(names) == 1 and not (all_ or any_) else objects)
     for name, answer in zip(names, answers, strict=True):
-        if answer is not None and not isinstance(answer, MilvusException):
+        if isinstance(answer, MilvusException):  # that alias's own error: no more lookups
+            render.answer(name, answer, "")
+            continue
+        if answer is not None:
             render.diag_probe(name, registry.get_connection_addr(name), answer)
-        if not as_json or isinstance(answer, MilvusException):
+        if not as_json:
             render.answer(name, answer, registry.get_connection_addr(name).get("address", ""))
     passed = [code for code in codes if code == ExitCode.OK]
     raise typer.Exit((ExitCode.OK if passed else min(codes)) if any_ else max(codes))
@@ -466,13 +470,15 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """Show every alias; with --check, probe them all concurrently."""
+    from .fanout import exit_code
+
     infos = _registry(ctx).describe(check=check, timeout=timeout)
     for info in infos:
         render.diag(f"alias {info.alias}: from {info.profile or 'conn (built in)'}")
-        if info.health is not None:
+        if info.health is not None and info.config is not None:
             render.diag_probe(info.alias, info.config.public(), info.health)
-    render.aliases(infos, as_json=as_json)
-    raise typer.Exit(max((i.health.exit_code for i in infos if i.health), default=0))
+    render.aliases(infos, as_json=as_json, checked=check)
+    raise typer.Exit(exit_code(infos))
 
 
 @app.command()

@@ -48,6 +48,18 @@ def check_alias(alias: object) -> str:
     return alias
 
 
+def check_printable(name: str, value: str) -> str:
+    """Settings that are shown (user, db_name, addresses, paths, names) hold printable
+    characters only: an ESC or BEL in a stored value would drive the terminal of
+    whoever lists it. Secrets are never shown, so they are not held to this."""
+    if not value.isprintable():
+        raise ConnectionConfigException(
+            f"{name} must not contain control or other non-printing characters, got "
+            f"{value[:200]!r}{'...' if len(value) > 200 else ''}"
+        )
+    return value
+
+
 def check_timeout(timeout: object, name: str = "timeout") -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise ConnectionConfigException(f"{name} must be a number of seconds, got {timeout!r}")
@@ -107,6 +119,8 @@ class AliasConfig(_Fields):
                 raise ConnectionConfigException(f"{name} must be a string, got {value!r}")
             if "\x00" in value:
                 raise ConnectionConfigException(f"{name} must not contain a NUL character")
+            if name not in SECRET_KEYS:
+                check_printable(name, value)
         if not isinstance(self.secure, bool):
             raise ConnectionConfigException(f"secure must be true or false, got {self.secure!r}")
         addr.parse_address(self.address)

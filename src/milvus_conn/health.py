@@ -51,6 +51,10 @@ _MILVUS_AUTH_ERROR_CODES = {3}
 _MILVUS_AUTH_CODES = {1400, 1401, 1402}
 _MAX_WORKERS = 256
 MAX_PAUSE = 2.0
+MAX_SERVER_TEXT = 500  # characters kept of a reason or version a server sends
+# The longest wait handed to gRPC or a socket: beyond ~290 years a deadline overflows,
+# and gRPC then fails at once with DEADLINE_EXCEEDED (`--timeout 1e308`).
+MAX_WAIT = 30 * 86400.0
 
 
 # Value objects are NamedTuples: frozen, and about a tenth of a dataclass's cost to define,
@@ -105,6 +109,7 @@ class HealthResult(NamedTuple):
     reason: str = ""
     tls: "CertInfo | None" = None  # the server certificate, when it was asked for
     ready: "Readiness | None" = None  # what the readiness calls saw, when they were asked for
+    detail: str = ""  # gRPC's own text behind `reason`, for --verbose; not in to_dict
 
     @property
     def healthy(self) -> bool:
@@ -115,7 +120,7 @@ class HealthResult(NamedTuple):
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self._asdict().items() if k not in ("tls", "ready")}
+        data = {k: v for k, v in self._asdict().items() if k not in ("tls", "ready", "detail")}
         return {
             **data,
             "exit_code": self.exit_code,
@@ -311,12 +316,12 @@ class _Checker:
         self.deadline = (self.started if since is None else since) + probe.timeout
         self.metadata = probe.credentials.metadata()
 
+    def remaining(self, floor: float = 0.001) -> float:
+        return min(max(self.deadline - time.monotonic(), floor), MAX_WAIT)
+
     def call(self, method: str, request: bytes) -> bytes:
         stub = self.channel.unary_unary(method)
         return stub(request, timeout=self.remaining(), metadata=self.metadata)
-
-    def remaining(self) -> float:
-        return max(self.deadline - time.monotonic(), 0.001)
 
     def latency_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
@@ -334,7 +339,7 @@ class _Checker:
             target = self.probe.target
             certificate = peer_certificate(
                 target.address,
-                max(self.deadline - time.monotonic(), 0.5),
+                self.remaining(0.5),
                 server_name=target.server_name,
                 client_pem_path=target.client_pem_path,
                 client_key_path=target.client_key_path,
@@ -392,6 +397,7 @@ class _Checker:
     def from_milvus(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
         latency = self.latency_ms()
         error_code, code, reason = milvus_status(fields)
+        reason = _server_text(reason)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
             return HealthResult(AUTH_FAILED, PROTOCOL_MILVUS, latency, reason=_auth_reason(reason))
         if error_code or code:
@@ -399,7 +405,8 @@ class _Checker:
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reason or f"error {code}"
             )
         if not first(fields, 2, 0):
-            reasons = "; ".join(r.decode("utf-8", "replace") for r in fields.get(3, []))
+            said = (r.decode("utf-8", "replace") for r in fields.get(3, []))
+            reasons = _server_text("; ".join(said))
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reasons or "not healthy"
             )
@@ -416,18 +423,23 @@ class _Checker:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return HealthResult(HEALTHY, protocol, latency, reason="version unknown")
             failed = self.failure(exc)
-            return HealthResult(failed.status, protocol, latency, reason=failed.reason)
+            return failed._replace(protocol=protocol, latency_ms=latency)
         error_code, code, reason = milvus_status(fields)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
-            return HealthResult(AUTH_FAILED, protocol, latency, reason=_auth_reason(reason))
-        version = first(fields, 2, b"").decode("utf-8", "replace") or None
+            reason = _auth_reason(_server_text(reason))
+            return HealthResult(AUTH_FAILED, protocol, latency, reason=reason)
+        version = _server_text(first(fields, 2, b"").decode("utf-8", "replace")) or None
         return HealthResult(HEALTHY, protocol, latency, server_version=version)
 
     def failure(self, exc: "grpc.RpcError") -> HealthResult:
-        """The one place where gRPC status codes become outcomes."""
+        """The one place where gRPC status codes become outcomes, in words; gRPC's own
+        text rides along in `detail` for --verbose."""
         grpc = _grpc()
 
-        code, details = exc.code(), _one_line(exc.details() or "")
+        code, details = exc.code(), _server_text(exc.details() or "")
+        return self._outcome(grpc, code, details)._replace(detail=details)
+
+    def _outcome(self, grpc: Any, code: Any, details: str) -> HealthResult:
         target = self.probe.target
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             return HealthResult(AUTH_FAILED, reason=_auth_reason(details))
@@ -444,7 +456,8 @@ class _Checker:
             )
         if code == grpc.StatusCode.UNAVAILABLE:
             return _unavailable(target, details)
-        return HealthResult(UNHEALTHY, reason=f"{code.name}: {details}")
+        said = f": {details}" if details else ""
+        return HealthResult(UNHEALTHY, reason=f"the server failed the check ({code.name}){said}")
 
 
 # What a TLS failure's details say, and what it most likely means.
@@ -466,9 +479,33 @@ _TLS_CAUSES = (
 )
 
 
+# What gRPC's text for an unreachable server says, and the words for it.
+_DNS_FAILURE = re.compile(r"errors resolving|DNS resolution failed|hostname lookup error", re.I)
+_DNS_CAUSES = (
+    ("not found", "no such host name"),
+    ("could not contact dns", "no DNS server could be reached"),
+    ("temporary failure", "no DNS server could be reached"),
+    ("timeout", "the DNS server did not answer in time"),
+)
+_SOCKET_CAUSES = (
+    ("connection refused", "connection refused (is the server running, on this port?)"),
+    ("network is unreachable", "the network is unreachable"),
+    ("no route to host", "no route to host"),
+    ("host is unreachable", "the host is unreachable"),
+    ("timed out", "the connection timed out"),
+    ("permission denied", "the connection was not permitted"),
+    ("no such file", "no such socket file"),
+)
+
+
 def _unavailable(target: Target, details: str) -> HealthResult:
+    """UNAVAILABLE: name the cause (DNS, refused, TLS, closed, ...) in words."""
     details = re.sub(_GRPC_PREFIX, "", details)
     low = details.lower()
+    if _DNS_FAILURE.search(details):
+        host = target.address.rpartition(":")[0] or target.address
+        cause = next((text for needle, text in _DNS_CAUSES if needle in low), "lookup failed")
+        return HealthResult(UNREACHABLE, reason=f"cannot resolve host '{host}': {cause}")
     if "http1" in low or "http/1" in low:
         return HealthResult(UNHEALTHY, reason=f"{target.address} speaks HTTP/1.x, not gRPC")
     if target.secure and "connection refused" not in low:
@@ -479,15 +516,21 @@ def _unavailable(target: Target, details: str) -> HealthResult:
     if not target.secure and any(word in low for word in ("socket closed", "reset", "eof")):
         return HealthResult(
             UNREACHABLE,
-            reason=f"{target.address} closed the connection (if it requires TLS, use --secure): "
-            f"{details}",
+            reason=f"{target.address} closed the connection (if it requires TLS, use --secure)",
         )
-    return HealthResult(UNREACHABLE, reason=f"cannot reach {target.address}: {details}")
+    cause = next((text for needle, text in _SOCKET_CAUSES if needle in low), details)
+    return HealthResult(UNREACHABLE, reason=f"cannot reach {target.address}: {cause}")
 
 
 def _auth_reason(details: str) -> str:
     return f"authentication failed: {details}" if details else "authentication failed"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _server_text(text: str) -> str:
+    """A string a server sent, as one line of at most MAX_SERVER_TEXT characters: a
+    lying server cannot flood the terminal (control characters are escaped where
+    they are shown, render.py)."""
+    text = " ".join(text.split())
+    if len(text) <= MAX_SERVER_TEXT:
+        return text
+    return f"{text[:MAX_SERVER_TEXT]}... ({len(text) - MAX_SERVER_TEXT} more characters)"

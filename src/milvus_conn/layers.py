@@ -217,7 +217,13 @@ def _merge(profiles: Sequence[Profile]) -> Profile:
     for profile in reversed(profiles):  # the first file's unknown keys win too
         extra.update(profile.extra)
     aliases = MergedAliases([p.aliases for p in profiles])
-    return Profile(aliases=aliases, extra=extra, default_alias=default)
+    broken: dict[str, Any] = {}  # an unusable table is shown where it would win
+    for index, profile in enumerate(profiles):
+        above = profiles[:index]
+        for alias, table in profile.broken.items():
+            if alias not in broken and not any(alias in p.aliases for p in above):
+                broken[alias] = table
+    return Profile(aliases=aliases, extra=extra, default_alias=default, broken=broken)
 
 
 def _applied(profile: Profile, delta: _Delta) -> Profile:

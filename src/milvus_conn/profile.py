@@ -47,7 +47,7 @@ from .errors import (
 )
 
 PROFILE_VERSION = 1
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: values are checked for control characters; older caches are stale
 # Layouts where appending "[connections.NAME]" would not be valid TOML: rewrite instead.
 _NO_APPEND = re.compile(rb"^[ \t]*connections[ \t]*(=|\.)", re.MULTILINE)
 PROFILE_NAME = "profiles.toml"
@@ -96,6 +96,18 @@ class TrustedAliases(Mapping[str, AliasConfig]):
         return len(self._tables)
 
 
+class BrokenAlias(NamedTuple):
+    """An alias whose table is not a usable config. One alias's fault stays its own: the
+    others load, listings show this one with `message`, commands that use it fail with
+    it, and a rewrite keeps `table` as it was written."""
+
+    table: Any
+    message: str
+
+    def error(self) -> ProfileException:
+        return ProfileException(self.message)
+
+
 class Profile(NamedTuple):
     """The parsed profile: aliases in file order, plus top-level keys we do not know.
     (NamedTuples here and below: never mutated, and cheap to define at start-up.)"""
@@ -103,9 +115,11 @@ class Profile(NamedTuple):
     aliases: Mapping[str, AliasConfig]  # a dict, or TrustedAliases from the cache
     extra: dict[str, Any]
     default_alias: str = ""  # set by `conn use`
+    broken: Mapping[str, BrokenAlias] = {}  # never mutated
 
     def to_toml(self) -> dict[str, Any]:
         tables = {alias: config.to_table() for alias, config in self.aliases.items()}
+        tables.update({alias: alias_.table for alias, alias_ in self.broken.items()})
         chosen = {"default_alias": self.default_alias} if self.default_alias else {}
         return {"version": PROFILE_VERSION, **chosen, **self.extra, "connections": tables}
 
@@ -239,7 +253,8 @@ class ProfileStore:
             raise ProfileException(f"{self.path}: invalid TOML: {_located(exc, data)}") from None
         profile = self._profile_from(document, trusted=False)
         self._document = document
-        self._save_cache("profile", key, document)
+        if not profile.broken:  # the cache holds only documents that validated
+            self._save_cache("profile", key, document)
         return profile
 
     def _profile_from(self, document: dict[str, Any], *, trusted: bool) -> Profile:
@@ -257,14 +272,14 @@ class ProfileStore:
         chosen = document.get("default_alias", "")
         if not isinstance(chosen, str):
             raise ProfileException(f"{self.path}: default_alias must be a string")
-        aliases: Mapping[str, AliasConfig] = (
-            TrustedAliases(tables)
-            if trusted
-            else {alias: self._parse_alias(alias, table) for alias, table in tables.items()}
-        )
         known = ("version", "connections", "default_alias")
         extra = {k: v for k, v in document.items() if k not in known}
-        return Profile(aliases=aliases, extra=extra, default_alias=chosen)
+        if trusted:
+            return Profile(TrustedAliases(tables), extra, chosen)
+        parsed = {alias: self._parse_alias(alias, table) for alias, table in tables.items()}
+        aliases = {a: c for a, c in parsed.items() if isinstance(c, AliasConfig)}
+        broken = {a: c for a, c in parsed.items() if isinstance(c, BrokenAlias)}
+        return Profile(aliases, extra, chosen, broken)
 
     def _disk_cache(self) -> dict[str, Any]:
         """The cache file's entries, {"profile"|"state": (key, document)}, read once."""
@@ -291,16 +306,14 @@ class ProfileStore:
             _make_dirs(self.cache_path.parent)
             atomic_write(self.cache_path, marshal.dumps(entries))
 
-    def _parse_alias(self, alias: str, table: object) -> AliasConfig:
+    def _parse_alias(self, alias: str, table: object) -> AliasConfig | BrokenAlias:
         where = f"{self.path}: connection {alias!r}"
         if not isinstance(table, dict):
-            raise ProfileException(f"{where} must be a table")
+            return BrokenAlias(table, f"{where} must be a table")
         try:
             return AliasConfig.from_table(table)
-        except ConnectionConfigException as exc:
-            raise ProfileException(f"{where}: {exc}") from None
-        except TypeError as exc:
-            raise ProfileException(f"{where}: {exc}") from None
+        except (ConnectionConfigException, TypeError) as exc:
+            return BrokenAlias(table, f"{where}: {exc}")
 
     def _parse_state(self, key: tuple[int, ...]) -> State:
         document = self._cached("state", key)
@@ -328,7 +341,11 @@ class ProfileStore:
         """Read from the document's tables, so that no alias is built for it."""
         password, token = SECRET_KEYS
         tables = document.get("connections", {})
-        holders = [a for a, t in tables.items() if t.get(password) or t.get(token)]
+        holders = [
+            alias
+            for alias, t in tables.items()
+            if isinstance(t, dict) and (t.get(password) or t.get(token)) and _holds_secret(t)
+        ]
         if not holders:
             return
         warnings.warn(
@@ -380,7 +397,8 @@ class ProfileStore:
         self._document = document
         key = _stat_key(self.path.stat())
         self._cache[self.path] = (key, updated)
-        self._save_cache("profile", key, document)
+        if not updated.broken:
+            self._save_cache("profile", key, document)
 
     def update_state(self, change: Callable[[State], State]) -> State:
         with self._locked(self.state_lock_path, self.state_path):
@@ -503,6 +521,11 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     _fsync_dir(path.parent)
 
 
+def _holds_secret(table: dict[str, Any]) -> bool:
+    """A usable plain secret: a broken alias's `password = 7` is its error, not a secret."""
+    return any(isinstance(table.get(key), str) and table[key] for key in SECRET_KEYS)
+
+
 def _tomllib() -> Any:
     """The TOML parser, imported only when a file must really be parsed (the cache is cold)."""
     if sys.version_info >= (3, 11):
@@ -520,6 +543,8 @@ def _stat_key(st: os.stat_result) -> tuple[int, ...]:
 def _appended(current: Profile, updated: Profile) -> list[str]:
     """The aliases `updated` adds at the end of `current`, if that is its only change."""
     if updated.extra != current.extra or updated.default_alias != current.default_alias:
+        return []
+    if updated.broken != current.broken:
         return []
     old, new = current.aliases, updated.aliases
     if len(new) <= len(old) or any(new.get(a) is not c for a, c in old.items()):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import address as addr
 from . import lite
-from .config import AliasConfig, check_alias, check_alias_type, check_timeout
+from .config import AliasConfig, check_alias, check_alias_type, check_printable, check_timeout
 from .credentials import resolve_secret
 from .errors import (
     PROBE_EXCEPTIONS,
@@ -152,13 +152,15 @@ class Connection:
 
 class AliasInfo(NamedTuple):
     """One row of `conn list`: the alias, its config (shown only through public()) and
-    its state."""
+    its state; `error` is what keeps this one alias from being used or probed."""
 
     alias: str
-    config: AliasConfig  # its public() view is what may be shown
+    config: AliasConfig | None  # its public() view is what may be shown; None if unusable
     connected: bool
     default: bool
     health: "health.HealthResult | None" = None
+    builtin: bool = False  # the implicit `default`: not stored, no $MILVUS_URI
+    error: MilvusException | None = None
     profile: Path | None = None  # the file that defines it (None: built in, or embedded)
 
 
@@ -225,6 +227,8 @@ class Connections:
         authentication) and leaves no half-registered handle behind.
         """
         alias = check_alias(self.resolve_alias(alias))
+        check_printable("user", str(user or ""))
+        check_printable("db_name", str(db_name or ""))
         embedded = lite.is_local_db(kwargs.get("uri"))
         if embedded:
             kwargs["uri"] = lite.start(kwargs["uri"])
@@ -345,7 +349,7 @@ class Connections:
         config = AliasConfig.from_options(options)
 
         def change(profile: Profile) -> Profile:
-            if alias in profile.aliases and not force:
+            if (alias in profile.aliases or alias in profile.broken) and not force:
                 raise AliasExistsException(
                     f"alias {alias!r} already exists (use --force to replace it)"
                 )
@@ -359,7 +363,8 @@ class Connections:
     def remove(self, alias: str) -> None:
         """`conn remove`: like `remove_connection`, but an unknown alias is an error."""
         check_alias(alias)
-        if alias not in self.store.load().aliases:
+        stored = self.store.load()
+        if alias not in stored.aliases and alias not in stored.broken:
             known = "built in" if alias == builtin_alias() else "unknown"
             raise ConnectionNotExistException(f"alias {alias!r} is {known}; nothing to remove")
         self.remove_connection(alias)
@@ -447,31 +452,22 @@ class Connections:
         return result
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
-        """`conn list`: every alias with its state; with `check`, all probed at once."""
-        configs = self._configs()
-        connected = self._connected()
-        chosen = self.resolve_alias(None)
-        sources = self.store.sources()
-        results: list[health.HealthResult | None] = [None] * len(configs)
-        if check:
-            from .health import check_many
+        """`conn list`: every alias with its state; with `check`, all probed at once. An
+        alias that cannot be used or probed is a row with its `error`, never the
+        whole listing's failure (fanout.py)."""
+        from . import fanout
 
-            probes = [self._probe_for(alias, config, timeout) for alias, config in configs.items()]
-            try:
-                results = list(check_many(probes))
-            except OSError as exc:
-                raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
-        return [
-            AliasInfo(
-                alias=alias,
-                config=config,
-                connected=alias in connected,
-                default=alias == chosen,
-                health=result,
-                profile=sources.get(alias) if alias not in self._embedded else None,
-            )
-            for (alias, config), result in zip(configs.items(), results, strict=True)
-        ]
+        if timeout is not None:
+            check_timeout(timeout)  # the command's own error, not one per row
+        entries, builtin = self._entries()
+        return fanout.describe(
+            entries,
+            connected=self._connected(),
+            chosen=self.resolve_alias(None),
+            builtin=builtin,
+            probe_for=(lambda a, c: self._probe_for(a, c, timeout)) if check else None,
+            sources={a: p for a, p in self.store.sources().items() if a not in self._embedded},
+        )
 
     def watch(
         self, alias: str | None = None, *, interval: float = 2.0, until: float | None = None
@@ -530,24 +526,37 @@ class Connections:
         """`conn export`: the profile (or some aliases) as TOML, plain secrets left out."""
         import tomli_w
 
-        stored = self.store.load().aliases
+        profile = self.store.load()
+        stored = profile.aliases
         for alias in aliases:
+            if alias in profile.broken:
+                raise profile.broken[alias].error()
             if alias not in stored:
                 raise ConnectionNotExistException(f"unknown alias {alias!r}")
         chosen = {a: c for a, c in stored.items() if not aliases or a in aliases}
         clean = {a: c.with_changes(password="", token="") for a, c in chosen.items()}
-        return tomli_w.dumps(Profile(aliases=clean, extra=self.store.load().extra).to_toml())
+        broken = {  # exported as written, but without plain secrets
+            a: b._replace(table=_without_secrets(b.table))
+            for a, b in profile.broken.items()
+            if not aliases or a in aliases
+        }
+        return tomli_w.dumps(Profile(clean, profile.extra, broken=broken).to_toml())
 
     def import_profile(self, path: str | os.PathLike[str], *, force: bool = False) -> list[str]:
         """`conn import`: merge another profile's aliases; conflicts refused unless forced."""
         if not Path(path).is_file():
             raise ProfileException(f"{path}: no such file")
-        incoming = ProfileStore(path).load().aliases
+        loaded = ProfileStore(path).load()
+        if loaded.broken:  # refused as input, as `add` refuses it: nothing is written
+            first = next(iter(loaded.broken.values()))
+            raise ConnectionConfigException(f"{first.message} (nothing imported)")
+        incoming = loaded.aliases
 
         def change(profile: Profile) -> Profile:
             clashes = [
                 a for a, c in incoming.items()
-                if a in profile.aliases and profile.aliases[a].to_table() != c.to_table()
+                if a in profile.broken
+                or (a in profile.aliases and profile.aliases[a].to_table() != c.to_table())
             ]  # fmt: skip
             if clashes and not force:
                 raise AliasExistsException(
@@ -586,6 +595,22 @@ class Connections:
 
     # internals -----------------------------------------------------------------------
 
+    def _entries(self) -> tuple[dict[str, AliasConfig | MilvusException], str]:
+        """Every alias, usable (its config) or not (its error); and the name of the
+        implicit built-in default when it is in the list (else "")."""
+        profile = self.store.load()
+        entries: dict[str, AliasConfig | MilvusException] = dict(profile.aliases)
+        entries.update({alias: config for alias, (config, _) in self._embedded.items()})
+        entries.update({alias: broken.error() for alias, broken in profile.broken.items()})
+        name = builtin_alias()
+        if name in entries:
+            return entries, ""
+        try:
+            entries = {name: _builtin_default(), **entries}
+        except ConnectionConfigException as exc:  # $MILVUS_URI that does not parse
+            entries = {name: exc, **entries}
+        return entries, "" if os.environ.get("MILVUS_URI") else name
+
     def _configs(self) -> dict[str, AliasConfig]:
         """Stored aliases, plus the built-in default when the profile has none."""
         configs = dict(self.store.load().aliases)
@@ -600,7 +625,11 @@ class Connections:
         embedded = self._embedded.get(alias)
         if embedded is not None:
             return embedded[0]
-        config = self.store.load().aliases.get(alias)
+        profile = self.store.load()
+        broken = profile.broken.get(alias)
+        if broken is not None:
+            raise broken.error()
+        config = profile.aliases.get(alias)
         if config is None and alias == builtin_alias():
             return _builtin_default()
         return config
@@ -782,16 +811,25 @@ def _with_aliases(
         old = merged.get(alias)
         carry = old is not None and keep_extra
         merged[alias] = config.with_changes(extra=old.extra) if carry else config
-    return profile.replace(aliases=merged)
+    broken = {a: b for a, b in profile.broken.items() if a not in configs}  # replaced: fixed
+    return profile.replace(aliases=merged, broken=broken)
 
 
 def _without_alias(profile: Profile, alias: str) -> Profile:
-    if alias not in profile.aliases:
+    if alias not in profile.aliases and alias not in profile.broken:
         return profile
     chosen = "" if profile.default_alias == alias else profile.default_alias
     return profile.replace(
-        aliases={a: c for a, c in profile.aliases.items() if a != alias}, default_alias=chosen
+        aliases={a: c for a, c in profile.aliases.items() if a != alias},
+        broken={a: b for a, b in profile.broken.items() if a != alias},
+        default_alias=chosen,
     )
+
+
+def _without_secrets(table: Any) -> Any:
+    if not isinstance(table, dict):
+        return table
+    return {k: v for k, v in table.items() if k not in ("password", "token")}
 
 
 def _state_without(state: State, alias: str) -> State:

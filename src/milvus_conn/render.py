@@ -8,6 +8,7 @@ library's public views (`AliasConfig.public`, `HealthResult`) have none.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from .errors import (
     ProfileException,
 )
 from .registry import AliasInfo
+from .untrusted import escape, escape_json, escape_lines
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -61,24 +63,25 @@ def is_verbose() -> bool:
 
 
 def out(text: str) -> None:
-    """Data and answers, on stdout; nothing under --quiet."""
+    """Data and answers, on stdout; nothing under --quiet. Every line is escaped
+    (untrusted.py): text from files and servers never reaches the terminal as control."""
     if not _Settings.quiet:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(escape_lines(text) + "\n")
 
 
 def err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(escape(text) + "\n")
 
 
 def error(message: str) -> None:
     """`Error: ...` on stderr, always one line (a value may carry a newline)."""
-    err("Error: " + message.replace("\r", "\\r").replace("\n", "\\n"))
+    err("Error: " + message)
 
 
 def diag(text: str) -> None:
     """--verbose diagnostics, on stderr."""
     if _Settings.verbose:
-        sys.stderr.write(f"conn: {text}\n")
+        sys.stderr.write(f"conn: {escape(text)}\n")
 
 
 def emit_json(data: object) -> None:
@@ -86,7 +89,7 @@ def emit_json(data: object) -> None:
     unindented JSON gets the json module's C encoder (10,000 aliases: 0.4 s -> 0.1 s)."""
     import json  # here: most runs print no JSON
 
-    out(json.dumps(data, indent=2 if _on_terminal() else None, ensure_ascii=False))
+    out(escape_json(json.dumps(data, indent=2 if _on_terminal() else None, ensure_ascii=False)))
 
 
 def _on_terminal() -> bool:
@@ -94,9 +97,12 @@ def _on_terminal() -> bool:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A rich table on a terminal (colourless under NO_COLOR), aligned columns otherwise."""
+    """A rich table on a terminal (colourless when NO_COLOR is set and not empty, as
+    no-color.org says), aligned columns otherwise. Cells are escaped, and reach rich as
+    Text: a value is never read as markup (`[link=...]`) or emoji codes."""
     if _Settings.quiet:
         return
+    rows = [[escape(str(c)) for c in row] for row in rows]
     if not _on_terminal():
         widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=False)]
         for row in (headers, *rows):
@@ -104,13 +110,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table(box=None, header_style="bold", pad_edge=False)
     for header in headers:
         grid.add_column(header, overflow="fold")
     for row in rows:
-        grid.add_row(*(str(c) for c in row), style=_row_style(row))
-    Console(no_color="NO_COLOR" in os.environ, highlight=False).print(grid)
+        grid.add_row(*(Text(c) for c in row), style=_row_style(row))
+    Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False).print(grid)
 
 
 def _row_style(row: Sequence[str]) -> str:
@@ -123,41 +130,68 @@ def _row_style(row: Sequence[str]) -> str:
 
 
 def list_json(info: AliasInfo) -> dict[str, Any]:
+    """One alias; `builtin` marks the implicit default, and an alias that cannot be used
+    or probed has a `health` object with its error's exit_code and reason."""
+    config = info.config
     data: dict[str, Any] = {
         "alias": info.alias,
-        "address": info.config.address,
-        "user": info.config.user,
-        "db_name": info.config.db_name or "default",
-        "secure": info.config.secure,
+        "address": config.address if config else None,
+        "user": config.user if config else None,
+        "db_name": (config.db_name or "default") if config else None,
+        "secure": config.secure if config else None,
         "connected": info.connected,
         "default": info.default,
         "profile": str(info.profile) if info.profile else None,
+        "builtin": info.builtin,
     }
-    if info.health is not None:
+    if info.error is not None:
+        data["health"] = _error_health(info.error)
+    elif info.health is not None:
         data["health"] = info.health.to_dict()
     return data
 
 
-def aliases(infos: Sequence[AliasInfo], *, as_json: bool) -> None:
+def _error_health(exc: MilvusException) -> dict[str, Any]:
+    """The health object of an alias that could not be probed: same keys, its error."""
+    status = next((name for kind, name in _ERROR_STATUS if isinstance(exc, kind)), "error")
+    return {
+        "status": status, "protocol": None, "latency_ms": None, "server_version": None,
+        "reason": exc.message, "exit_code": exc.exit_code,
+        "tls_subject": None, "tls_issuer": None, "tls_expires_in_days": None,
+    }  # fmt: skip
+
+
+def aliases(infos: Sequence[AliasInfo], *, as_json: bool, checked: bool = False) -> None:
+    """The listing, then an `Error:` line for each alias that could not be used."""
     if as_json:
         emit_json([list_json(info) for info in infos])
-        return
-    checked = any(info.health is not None for info in infos)
-    rows = []
+    else:
+        checked = checked or any(info.health is not None for info in infos)
+        rows = [_list_row(info, checked) for info in infos]
+        table(LIST_COLUMNS + (CHECK_COLUMNS if checked else ()), rows)
     for info in infos:
-        data = list_json(info)
-        row = [
-            f"{info.alias}{' *' if info.default else ''}",
-            data["address"],
-            data["user"] or "-",
-            data["db_name"],
-            "yes" if data["secure"] else "no",
-            "connected" if info.connected else "-",
-        ]
-        if info.health is not None:
-            row += _health_cells(info.health)
-        rows.append(row)
-    table(LIST_COLUMNS + (CHECK_COLUMNS if checked else ()), rows)
+        if info.error is not None:
+            error(info.error.message)
+
+
+def _list_row(info: AliasInfo, checked: bool) -> list[str]:
+    data = list_json(info)
+    state = "connected" if info.connected else "-"
+    if info.builtin:
+        state = "connected (built-in)" if info.connected else "built-in"
+    row = [
+        f"{info.alias}{' *' if info.default else ''}",
+        data["address"] or "-",
+        data["user"] or "-",
+        data["db_name"] or "-",
+        "-" if data["secure"] is None else "yes" if data["secure"] else "no",
+        "error" if info.config is None else state,
+    ]
+    if info.error is not None and checked:
+        row += [data["health"]["status"], "-", "-", "-"]
+    elif info.health is not None:
+        row += _health_cells(info.health)
+    return row
 
 
 def _health_cells(result: HealthResult) -> list[str]:
@@ -236,7 +270,7 @@ def change(alias: str, result: HealthResult, *, as_json: bool) -> None:
         data = {"time": stamp, "alias": alias, **outcome_json(alias, result, result.exit_code)}
         import json
 
-        out(json.dumps(data, ensure_ascii=False))
+        out(escape_json(json.dumps(data, ensure_ascii=False)))
     else:
         latency = f" {result.latency_ms:.1f} ms" if result.latency_ms is not None else ""
         reason = f" ({result.reason})" if result.reason and not result.healthy else ""
@@ -245,13 +279,26 @@ def change(alias: str, result: HealthResult, *, as_json: bool) -> None:
 
 
 def diag_probe(alias: str, config: dict[str, Any], result: HealthResult) -> None:
-    """--verbose: what was probed, how, and what answered (the public config has no secret)."""
+    """--verbose: what was probed, how, and what answered (the public config has no secret),
+    with gRPC's own words where the reason put them into a sentence."""
     diag(
         f"{alias}: probed {config.get('address', '?')} (tls "
         f"{'on' if config.get('secure') else 'off'}, probe {config.get('probe', 'auto')}, "
         f"timeout {config.get('timeout', 'default')}): {result.status}"
         f" via {result.protocol or '-'}"
     )
+    diag_detail(alias, result)
+
+
+def diag_detail(alias: str, result: HealthResult) -> None:
+    if result.detail:
+        diag(f"{alias}: gRPC said: {result.detail}")
+
+
+def diag_failure(alias: str, exc: MilvusException) -> None:
+    """--verbose on a failed probe: gRPC's own words behind the reason, if any."""
+    if isinstance(exc, ProbeException) and exc.result is not None:
+        diag_detail(alias, exc.result)  # type: ignore[arg-type]
 
 
 def diag_certificate(alias: str, result: HealthResult) -> None:
@@ -270,8 +317,8 @@ def exports(variables: dict[str, str], shell: Shell) -> None:
         if shell is Shell.fish:  # fish: only \\ and \' are escapes inside '...'
             escaped = value.replace("\\", "\\\\").replace("'", "\\'")
             out(f"set -gx {name} '{escaped}';")
-        elif shell is Shell.powershell:
-            escaped = value.replace("'", "''")
+        elif shell is Shell.powershell:  # PowerShell also ends '...' at typographic quotes
+            escaped = re.sub("(['\u2018\u2019\u201a\u201b])", r"\1\1", value)
             out(f"$Env:{name} = '{escaped}'")
         else:
             out(f"export {name}={shlex.quote(value)}")

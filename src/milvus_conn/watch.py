@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 from .health import (
+    MAX_WAIT,
     PROTOCOL_GRPC_HEALTH,
     PROTOCOL_MILVUS,
     SERVING_STATUS,
@@ -50,6 +51,7 @@ def _bounded(probe: Probe, until: float | None) -> Probe:
 
 
 def _observations(probe: Probe, interval: float, until: float | None) -> Iterator[HealthResult]:
+    interval = min(interval, MAX_WAIT)  # time.sleep overflows on `--interval 1e308`
     streaming = probe.protocol in ("auto", PROTOCOL_GRPC_HEALTH)
     while (_remaining(until) or 1) > 0:
         if streaming:
@@ -79,7 +81,7 @@ def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
         remaining = _remaining(until)
         call = channel.unary_stream(HEALTH_WATCH)(
             encode_string_field(1, probe.service),
-            timeout=remaining if remaining is not None else None,
+            timeout=min(remaining, MAX_WAIT) if remaining is not None else None,
             metadata=probe.credentials.metadata(),
         )
         try:

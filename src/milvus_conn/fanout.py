@@ -1,0 +1,99 @@
+"""Several aliases at once (`conn list`, `list --check`): one alias's fault stays its own.
+
+An alias whose table is unusable, whose secret variable is unset or whose TLS file
+cannot be read is one row carrying its error (and its exit code); every other alias is
+still listed and probed. The implicit built-in `default` is marked as such, so that a
+machine without a Milvus on localhost:19530 does not fail a listing of healthy aliases.
+"""
+
+# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
+# ~0.5 ms per class on every start-up. Forward references are quoted instead.
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import AliasConfig
+from .errors import ConnectionConfigException, MilvusException
+from .registry import AliasInfo
+
+if TYPE_CHECKING:
+    from . import health
+
+ProbeFor = Callable[[str, AliasConfig], "health.Probe"]
+
+
+def describe(
+    entries: Mapping[str, "AliasConfig | MilvusException"],
+    *,
+    connected: Mapping[str, Any],
+    chosen: str,
+    builtin: str = "",
+    probe_for: ProbeFor | None = None,
+    sources: Mapping[str, Path] | None = None,
+) -> list[AliasInfo]:
+    """A row per alias; with `probe_for`, every usable alias probed at once."""
+    errors = {a: _naming(a, e) for a, e in entries.items() if isinstance(e, MilvusException)}
+    results: dict[str, health.HealthResult] = {}
+    if probe_for is not None:
+        probes = {}
+        for alias, config in entries.items():
+            if isinstance(config, AliasConfig):
+                try:
+                    probes[alias] = _readable(probe_for(alias, config))
+                except MilvusException as exc:
+                    errors[alias] = _naming(alias, exc)
+        results = _check_all(probes)
+    return [  # positional: 10,000 rows with keywords cost ~5 ms more
+        AliasInfo(
+            alias,
+            None if isinstance(entry, MilvusException) else entry,
+            alias in connected,
+            alias == chosen,
+            results.get(alias),
+            alias == builtin,
+            errors.get(alias),
+            sources.get(alias) if sources else None,
+        )
+        for alias, entry in entries.items()
+    ]
+
+
+def exit_code(infos: list[AliasInfo]) -> int:
+    """The highest code among the rows, the built-in default's outcome left out."""
+    codes = [info.error.exit_code for info in infos if info.error is not None]
+    codes += [info.health.exit_code for info in infos if info.health and not info.builtin]
+    return max(codes, default=0)
+
+
+def _check_all(probes: "dict[str, health.Probe]") -> "dict[str, health.HealthResult]":
+    if not probes:
+        return {}
+    from .health import check_many
+
+    try:
+        return dict(zip(probes, check_many(list(probes.values())), strict=True))
+    except OSError as exc:  # a TLS file removed since _readable looked at it
+        raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+
+
+def _readable(probe: "health.Probe") -> "health.Probe":
+    """The probe, once its TLS files were read: an unreadable one is this alias's error
+    (exit 2, as for `connect`), not the failure of every channel opened with it."""
+    target = probe.target
+    for path in (target.server_pem_path, target.ca_pem_path, target.client_pem_path,
+                 target.client_key_path):  # fmt: skip
+        if path:
+            try:
+                Path(path).read_bytes()
+            except OSError as exc:
+                raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+    return probe
+
+
+def _naming(alias: str, exc: MilvusException) -> MilvusException:
+    """The error with the alias named, for a row's reason and its `Error:` line."""
+    if repr(alias) in exc.message:
+        return exc
+    named = type(exc)(f"alias {alias!r}: {exc.message}")
+    named.exit_code = exc.exit_code
+    return named
