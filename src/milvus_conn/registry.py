@@ -295,6 +295,8 @@ class Connections:
         """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
         alias = check_alias_type(self.resolve_alias(alias))
         config = self._require(alias)
+        if addr.is_ipv6(config.address):
+            raise addr.pymilvus_refusal(alias, config.address)
         credentials = self._credentials(alias, config, "", "", "", "default")
         scheme = "https" if config.secure else "http"
         uri = (
@@ -512,6 +514,8 @@ class Connections:
         asked: the password inside MILVUS_URI, and MILVUS_TOKEN."""
         alias = check_alias(self.resolve_alias(alias))
         config = self._require(alias)
+        if addr.is_ipv6(config.address):
+            raise addr.pymilvus_refusal(alias, config.address)
         secrets = self._credentials(alias, config, "", "", "", "default") if with_secrets else None
         userinfo = parse.quote(config.user, safe="")
         if secrets and userinfo and secrets.password:
