@@ -272,10 +272,12 @@ def test_host_names_are_kept_or_converted(cli, host, stored):
 @pytest.mark.slow
 @needs_ipv6
 def test_real_milvus_listens_on_ipv6_too(cli, milvus):
-    """Milvus 2.3.5 binds its gRPC port on every interface, IPv6 included (dual-stack)."""
+    """Milvus 2.3.5 binds its gRPC port on every interface, IPv6 included (dual-stack):
+    the same server answers on 127.0.0.1 and on [::1]."""
     result = cli("connect", "m6", "--address", f"[::1]:{milvus.port}", "--json")
     answer = json.loads(result.stdout)
-    assert (answer["status"], answer["server_version"]) == ("healthy", "v2.3.5"), answer
+    assert answer["status"] == "healthy", answer
+    assert answer["server_version"].startswith("v2.3.5"), answer
 
 
 @pytest.mark.slow

@@ -84,7 +84,7 @@ def test_host_and_port_default_to_localhost_19530(registry):
         (
             {"host": "a:b"},
             "'a:b' is not a valid host: a host has no port: give the port separately",
-        ),  # noqa: E501
+        ),
         ({"port": 1.5}, "Type of 'port' must be str or int."),
         ({"port": "abc"}, "port 'abc' is not a number"),
         ({"port": 0}, "port 0 out of range (1-65535)"),
