@@ -13,8 +13,11 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2_grpc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from milvus_conn import ConnectionConfigException, Connections
+from milvus_conn import address as addr
 
 from . import servers
 from .certs import make_certs
@@ -358,3 +361,21 @@ def test_a_real_type_error_keeps_pymilvus_words(profile):
         registry.add_connection(x={"host": b"::1"})
     with pytest.raises(ConnectionConfigException, match=r"^'::1:19530' is not a valid host"):
         registry.add_connection(x={"host": "::1:19530"})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ip=st.ip_addresses(v=6), port=st.integers(1, 65535), upper=st.booleans())
+def test_every_form_of_an_ipv6_address_normalises_alike(ip, port, upper):
+    """Whatever form and spelling goes in, one `[compressed]:port` comes out, and it
+    parses back to itself (the profile's round trip)."""
+    literal = ip.exploded.upper() if upper else ip.exploded
+    expected = f"[{ip.compressed}]:{port}"
+    forms = [
+        addr.parse_address(f"[{literal}]:{port}"),
+        addr.parse_uri(f"http://[{literal}]:{port}/db"),
+        addr.parse_host_port(literal, port),
+        addr.parse_host_port(f"[{literal}]", str(port)),
+    ]
+    assert {form.address for form in forms} == {expected}
+    assert addr.parse_address(expected).address == expected
+    assert addr.canonical(f"[{literal}]:{port}") == expected
