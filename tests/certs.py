@@ -1,4 +1,4 @@
-"""A throwaway CA, a server cert (SAN localhost, 127.0.0.1) and a client cert, for TLS tests."""
+"""A throwaway CA, a server cert (SAN localhost, 127.0.0.1, ::1) and a client cert, for TLS."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _write(path: Path, key, cert: x509.Certificate) -> None:
     )
 
 
-def make_certs(out: Path) -> None:
+def make_certs(out: Path, *, ipv6: bool = True) -> None:
+    """`ipv6=False` leaves ::1 out of the server's SAN: a certificate for another IP."""
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -68,6 +69,7 @@ def make_certs(out: Path) -> None:
                 x509.DNSName("localhost"),
                 x509.DNSName(SERVER_NAME),
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                *([x509.IPAddress(ipaddress.ip_address("::1"))] if ipv6 else []),
             ],
         ),
         ("test-client", ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName("test-client")]),

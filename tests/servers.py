@@ -22,9 +22,10 @@ from milvus_conn.health import Probe, Target, check
 LOOPBACK = "127.0.0.1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
+def free_port(host: str = LOOPBACK) -> int:
+    family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host.strip("[]"), 0))
         return sock.getsockname()[1]
 
 
@@ -42,12 +43,12 @@ def wait_healthy(address: str, seconds: float, process: subprocess.Popen | None 
 class MilvusLite:
     """`milvus-lite server` in a subprocess, as a user would run it."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.address = f"{LOOPBACK}:{self.port}"
+    def __init__(self, data_dir: Path, host: str = LOOPBACK) -> None:
+        self.port = free_port(host)
+        self.address = f"{host}:{self.port}"
         self.log = data_dir.parent / "milvus-lite.log"
         command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir)]
-        command += ["--host", LOOPBACK, "--port", str(self.port)]
+        command += ["--host", host, "--port", str(self.port)]  # IPv6 only as "[::1]"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -74,13 +75,13 @@ class HealthServer:
     else it is refused with UNAUTHENTICATED, as an authenticating proxy would.
     """
 
-    def __init__(self, require_auth: str = "") -> None:
+    def __init__(self, require_auth: str = "", host: str = LOOPBACK) -> None:
         interceptors = [_AuthInterceptor(require_auth)] if require_auth else []
         self.server = grpc.server(futures.ThreadPoolExecutor(8), interceptors=interceptors)
         self.servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.servicer, self.server)
-        self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
-        self.address = f"{LOOPBACK}:{self.port}"
+        self.port = self.server.add_insecure_port(f"{host}:0")  # "[::1]" for IPv6
+        self.address = f"{host}:{self.port}"
         self.set("", health_pb2.HealthCheckResponse.SERVING)
         self.server.start()
 

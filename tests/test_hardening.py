@@ -27,7 +27,7 @@ from milvus_conn.health import Probe, Target, _unavailable, check
 
 from . import servers
 from .conftest import run_conn
-from .helpers import snapshot, write_profile
+from .helpers import snapshot, state_file, write_profile
 
 ESC_TITLE = "evil\x1b]0;pwned\x07"  # sets the window title when printed raw
 CONTROL = ("\x1b", "\x07", "\x9b", "\x00", "\x08", "\r")  # ESC, BEL, CSI (C1), NUL, BS, CR
@@ -446,7 +446,7 @@ def test_a_path_from_the_environment_is_escaped_in_errors(cli, tmp_path):
 
 def test_state_file_values_are_shown_escaped(cli, profile, serving):
     cli("connect", "s", "--address", serving.address)
-    state = Path(str(profile).removesuffix(".toml") + ".state.json")
+    state = state_file(profile)
     data = json.loads(state.read_text())
     data["connected"]["s"]["address"] = "h\x1b]0;pwned\x07:1"
     state.write_text(json.dumps(data))

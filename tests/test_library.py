@@ -82,11 +82,14 @@ def test_host_and_port_default_to_localhost_19530(registry):
             "Illegal uri: [no-scheme], expected form 'http[s]://[user:password@]example.com[:12345]'",
         ),
         ({"host": 1}, "Type of 'host' must be str."),
-        ({"host": "a:b"}, "Type of 'host' must be str."),
+        (
+            {"host": "a:b"},
+            "'a:b' is not a valid host: a host has no port: give the port separately",
+        ),
         ({"port": 1.5}, "Type of 'port' must be str or int."),
-        ({"port": "abc"}, "Type of 'port' must be str or int."),
-        ({"port": 0}, "port number 0 out of range, valid range [1, 65535]"),
-        ({"port": 65536}, "port number 65536 out of range, valid range [1, 65535]"),
+        ({"port": "abc"}, "port 'abc' is not a number"),
+        ({"port": 0}, "port 0 out of range (1-65535)"),
+        ({"port": 65536}, "port 65536 out of range (1-65535)"),
     ],
 )
 def test_add_connection_rejects_bad_targets(registry, profile, config, message):

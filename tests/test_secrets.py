@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
 
-from milvus_conn import Connections, MilvusException, PlainSecretWarning
+from milvus_conn import (
+    ConnectionConfigException,
+    Connections,
+    MilvusException,
+    PlainSecretWarning,
+)
 
 from . import servers
 from .helpers import state_file
@@ -110,3 +116,60 @@ def test_client_kwargs_is_the_one_place_secrets_come_out(secret_profile):
         warnings.simplefilter("ignore", PlainSecretWarning)
         assert registry.client_kwargs("lite")["password"] == PASSWORD
         assert registry.client_kwargs("tok")["token"] == TOKEN
+
+
+# every path that rejects a URI quotes it with the password as *** ------------------------
+
+
+REJECTED_URIS = {
+    "bad-port": f"http://alice:{PASSWORD}@127.0.0.1:99999",
+    "port-not-a-number": f"http://alice:{PASSWORD}@127.0.0.1:port",
+    "bad-host": f"http://alice:{PASSWORD}@bad host:1",
+    "bad-ipv6-literal": f"http://alice:{PASSWORD}@[::zz]:1",
+    "unclosed-ipv6": f"http://alice:{PASSWORD}@[::1:1",
+    "unbracketed-ipv6": f"http://alice:{PASSWORD}@::1:1",
+    "zone": f"http://alice:{PASSWORD}@[fe80::1%25eth0]:1",
+    "bad-scheme": f"ftp://alice:{PASSWORD}@127.0.0.1:1",
+    "extra-path": f"http://alice:{PASSWORD}@127.0.0.1:1/db/more",
+    "query": f"http://alice:{PASSWORD}@127.0.0.1:1/db?x=1",
+    "raw-slash-in-password": f"http://alice:{PASSWORD}/x@127.0.0.1:1",
+    "unparsable": f"http://alice:{PASSWORD}@127.0.0.1:1\n",
+    "huge": f"http://alice:{PASSWORD}@{'h' * 5000}:99999",
+}
+
+
+@pytest.mark.parametrize("uri", REJECTED_URIS.values(), ids=REJECTED_URIS.keys())
+def test_rejected_uri_never_echoes_its_password(cli, profile, tmp_path, monkeypatch, uri):
+    outputs = []
+    for args in (["add", "x", "--uri", uri], ["connect", "x", "--uri", uri, "--json"]):
+        result = cli(*args, code=2)
+        outputs += [result.stdout, result.stderr]
+    address = uri.partition("://")[2]  # the same text given as an address
+    outputs.append(cli("add", "y", "--address", address, code=2).stderr)
+    assert "alice:***@" in outputs[1], outputs[1]  # the user stays, to say which URI it was
+    monkeypatch.setenv("MILVUS_URI", uri)
+    for args in (["addr"], ["list", "--json"], ["connect"]):
+        result = cli(*args, code=None)
+        assert result.exit_code != 0, (args, result.output)
+        outputs += [result.stdout, result.stderr]
+    monkeypatch.delenv("MILVUS_URI")
+    shared = tmp_path / "shared.toml"
+    shared.write_text(f"version = 1\n[connections.z]\nuri = {json.dumps(uri)}\n")
+    outputs.append(cli("import", str(shared), code=6).stderr)
+    assert_clean(*outputs)
+
+
+@pytest.mark.parametrize("uri", REJECTED_URIS.values(), ids=REJECTED_URIS.keys())
+def test_rejected_uri_in_the_library_never_echoes_its_password(profile, uri):
+    registry = Connections(profile=profile)
+    attempts = [
+        lambda: registry.add_connection(x={"uri": uri}),
+        lambda: registry.connect("x", uri=uri),
+        lambda: registry.add("x", uri=uri),
+        lambda: registry.add_connection(x={"address": uri.partition("://")[2]}),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ConnectionConfigException) as caught:
+            attempt()
+        assert_clean(str(caught.value), repr(caught.value), caught.value.message)
+    assert not profile.exists()

@@ -75,6 +75,8 @@ def peer_certificate(
     host, _, port = address.rpartition(":")
     if not host or address.startswith("unix:"):
         return None
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 literal: `[::1]:19530`
+        host = host[1:-1]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

@@ -100,6 +100,8 @@ class AliasConfig(_Fields):
     def __new__(cls, address: str, **values: Any) -> "AliasConfig":
         if values.get("timeout") is not None:
             values["timeout"] = check_timeout(values["timeout"])
+        if address.__class__ is str:  # a hand-written `[0::1]:1` is stored as `[::1]:1`
+            address = addr.canonical(address)
         config = super().__new__(cls, address, **values)
         config._validate()
         return config
@@ -206,6 +208,7 @@ class AliasConfig(_Fields):
             values["timeout"] = float(values["timeout"])
         if "address" not in values:
             values["address"] = addr.parse_uri(values["uri"]).address
+        values["address"] = addr.canonical(values["address"])
         extra = {k: v for k, v in table.items() if k not in _FIELDS or k == "extra"}
         return cls._make({**_ALL_DEFAULTS, **values, "extra": extra}.values())
 

@@ -312,6 +312,8 @@ class Connections:
         """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
         alias = check_alias_type(self.resolve_alias(alias))
         config = self._require(alias)
+        if addr.is_ipv6(config.address):
+            raise addr.pymilvus_refusal(alias, config.address)
         credentials = self._credentials(alias, config, "", "", "", "default")
         scheme = "https" if config.secure else "http"
         uri = (
@@ -581,6 +583,8 @@ class Connections:
 
         alias = check_alias(self.resolve_alias(alias))
         config = self._require(alias)
+        if addr.is_ipv6(config.address):
+            raise addr.pymilvus_refusal(alias, config.address)
         if not with_secrets:
             return variables(alias, config)
         secrets = self._credentials(alias, config, "", "", "", "default")
