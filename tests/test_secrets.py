@@ -155,7 +155,7 @@ def test_rejected_uri_never_echoes_its_password(cli, profile, tmp_path, monkeypa
     monkeypatch.delenv("MILVUS_URI")
     shared = tmp_path / "shared.toml"
     shared.write_text(f"version = 1\n[connections.z]\nuri = {json.dumps(uri)}\n")
-    outputs.append(cli("import", str(shared), code=6).stderr)
+    outputs.append(cli("import", str(shared), code=2).stderr)
     assert_clean(*outputs)
 
 

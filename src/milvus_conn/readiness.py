@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import wire
-from .health import AUTH_FAILED, UNHEALTHY, HealthResult, _grpc, _one_line
+from .health import AUTH_FAILED, UNHEALTHY, HealthResult, _grpc, _server_text
 
 if TYPE_CHECKING:
     from .health import _Checker
@@ -170,7 +170,7 @@ def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[
     try:
         fields = wire.decode_fields(future.result())
     except grpc.RpcError as exc:
-        code, details = exc.code(), _one_line(exc.details() or "")
+        code, details = exc.code(), _server_text(exc.details() or "")
         if code == grpc.StatusCode.UNIMPLEMENTED:
             raise _NotReady(
                 UNHEALTHY,
@@ -183,8 +183,8 @@ def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[
         raise _NotReady(failed.status, failed.reason) from None
     error_code, code, reason = wire.milvus_status(fields)
     if error_code in _REFUSED_ERROR_CODES or code in _REFUSED_CODES:
-        raise _NotReady(AUTH_FAILED, f"permission refused for {what}: {_one_line(reason)}")
-    return fields, (code or error_code), _one_line(reason)
+        raise _NotReady(AUTH_FAILED, f"permission refused for {what}: {_server_text(reason)}")
+    return fields, (code or error_code), _server_text(reason)
 
 
 def _database(checker: "_Checker", future: Any, database: str) -> set[str]:
