@@ -417,6 +417,6 @@ def test_real_milvus_reports_loading_with_its_percentage(
     loading = [(state, message) for state, message in seen if state.load_state == "loading"]
     assert loading, f"never seen loading: {seen[:3]}"
     state, message = loading[-1]
-    assert isinstance(state.progress, int) and 0 <= state.progress < 100
+    assert isinstance(state.progress, int) and 0 <= state.progress <= 100  # two calls: may race
     assert f"not loaded (state: loading, {state.progress}%)" in message
     cli("has", "root", "--collection", name, "--loaded")
