@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from milvus_conn import profile as profile_module
+from milvus_conn import paths as paths_module
 from milvus_conn.cli import app
 
 README = Path(__file__).parent.parent / "README.md"
@@ -101,15 +101,15 @@ def test_doctor_network_probes_as_list_check_does(cli):
 
 def test_app_dir_matches_typer(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    assert profile_module.app_dir() == Path(typer.get_app_dir("conn"))
+    assert paths_module.app_dir() == Path(typer.get_app_dir("conn"))
     monkeypatch.delenv("XDG_CONFIG_HOME")
-    assert profile_module.app_dir() == Path(typer.get_app_dir("conn"))
+    assert paths_module.app_dir() == Path(typer.get_app_dir("conn"))
 
 
 def test_default_profile_lives_in_the_app_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     expected = Path(typer.get_app_dir("conn")) / "profiles.toml"
-    assert profile_module.default_profile_path() == expected
+    assert paths_module.default_profile_path() == expected
 
 
 def test_python_dash_m_runs_the_same_cli():

@@ -23,7 +23,7 @@ from milvus_conn import (
     ProfileException,
     ProfileLockException,
 )
-from milvus_conn.profile import ProfileStore
+from milvus_conn.store import ProfileStore
 
 from .helpers import cache_file, profile_lock, state_file, state_lock, write_profile
 

@@ -26,7 +26,9 @@ from typing import Any, NamedTuple, Union
 
 from .config import AliasConfig
 from .errors import ProfileLockException
-from .profile import Profile, ProfileStore, State, default_profile_path
+from .paths import default_profile_path
+from .profile import Profile, State
+from .store import ProfileStore
 
 ProfileSpec = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]], None]
 _ATTEMPTS = 3  # re-plans of one update when the files change between plan and lock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .profile import atomic_write
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from .health import HealthResult

@@ -1,4 +1,7 @@
-"""Where conn keeps what is not configuration: state and cache, apart from the profile.
+"""Where conn keeps its files: the default profile, and apart from it state and cache.
+
+The default profile is `$CONN_PROFILE`, else `profiles.toml` in the application
+directory (where `typer.get_app_dir("conn")` points).
 
 A profile may sit where its user cannot or should not write: a read-only mount, a
 ConfigMap, a team folder or a repository. So the profile holds aliases only, and each
@@ -20,9 +23,25 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
+PROFILE_NAME = "profiles.toml"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def app_dir() -> Path:
+    """Where `typer.get_app_dir("conn")` points, without importing typer for it."""
+    if sys.platform == "win32":  # pragma: no cover
+        return Path(os.environ.get("APPDATA") or Path.home()) / "conn"
+    if sys.platform == "darwin":  # pragma: no cover
+        return Path.home() / "Library" / "Application Support" / "conn"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "conn"
+
+
+def default_profile_path() -> Path:
+    """`$CONN_PROFILE`, else `profiles.toml` in the application directory."""
+    return Path(os.environ.get("CONN_PROFILE") or app_dir() / PROFILE_NAME)
 
 
 def _xdg(variable: str, fallback: str) -> Path:

@@ -36,7 +36,11 @@ from .errors import (
     ProfileException,
 )
 from .layers import LayeredStore, ProfileSpec, open_store
-from .profile import Profile, ProfileStore, State
+from .profile import Profile, State
+from .profile import state_without as _state_without
+from .profile import with_aliases as _with_aliases
+from .profile import without_alias as _without_alias
+from .store import ProfileStore
 
 if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
     from pymilvus import AsyncMilvusClient, MilvusClient
@@ -797,46 +801,7 @@ def _target(config: AliasConfig, base_dir: Path) -> "health.Target":
     )
 
 
-def _with_aliases(
-    profile: Profile,
-    configs: dict[str, AliasConfig],
-    *,
-    keep: bool = False,
-    keep_extra: bool = True,
-) -> Profile:
-    """The profile with `configs` stored (those present left alone when `keep`; their
-    unknown keys carried over when `keep_extra`)."""
-    if keep:
-        configs = {a: c for a, c in configs.items() if a not in profile.aliases}
-        if not configs:
-            return profile
-    merged = dict(profile.aliases)
-    for alias, config in configs.items():
-        old = merged.get(alias)
-        carry = old is not None and keep_extra
-        merged[alias] = config.with_changes(extra=old.extra) if carry else config
-    broken = {a: b for a, b in profile.broken.items() if a not in configs}  # replaced: fixed
-    return profile.replace(aliases=merged, broken=broken)
-
-
-def _without_alias(profile: Profile, alias: str) -> Profile:
-    if alias not in profile.aliases and alias not in profile.broken:
-        return profile
-    chosen = "" if profile.default_alias == alias else profile.default_alias
-    return profile.replace(
-        aliases={a: c for a, c in profile.aliases.items() if a != alias},
-        broken={a: b for a, b in profile.broken.items() if a != alias},
-        default_alias=chosen,
-    )
-
-
 def _without_secrets(table: Any) -> Any:
     if not isinstance(table, dict):
         return table
     return {k: v for k, v in table.items() if k not in ("password", "token")}
-
-
-def _state_without(state: State, alias: str) -> State:
-    if alias not in state.connected:
-        return state
-    return State({a: e for a, e in state.connected.items() if a != alias})
