@@ -23,7 +23,8 @@ import pytest
 
 from milvus_conn import Connections
 from milvus_conn.errors import ConnectionConfigException, ProfileException
-from milvus_conn.health import Probe, Target, _unavailable, check
+from milvus_conn.health import Probe, Target, check
+from milvus_conn.outcomes import unavailable
 
 from . import servers
 from .conftest import run_conn
@@ -371,7 +372,7 @@ def test_a_dns_failure_reads_as_a_sentence():
         "errors resolving x.example:19530: [field:hostname lookup error:address lookup "
         "failed for x.example:19530: Domain name not found]"
     )
-    result = _unavailable(Target("x.example:19530"), details)
+    result = unavailable(Target("x.example:19530"), details)
     assert (result.status, result.reason) == (
         "unreachable",
         "cannot resolve host 'x.example': no such host name",

@@ -2,11 +2,13 @@
 
 It knows nothing of aliases, profiles or the CLI. Given a target, credentials and a
 timeout, it returns a `HealthResult`; every network outcome is a result, never an
-exception. The algorithm (DESIGN.md §5):
+exception. The algorithm:
 
 1. `grpc.health.v1.Health/Check` → SERVING is healthy, any other status unhealthy;
 2. UNIMPLEMENTED there → `milvus.proto.milvus.MilvusService/CheckHealth`;
-3. optionally `MilvusService/GetVersion` for the server's version.
+3. optionally `MilvusService/GetVersion` for the server's version;
+4. then the gates (gates.py) and, when asked, readiness (readiness.py).
+A failed call becomes an outcome in outcomes.py, the one place that reads gRPC codes.
 
 The few protobuf messages involved are encoded by hand on grpcio's generic unary
 calls, so a probe costs one grpcio import and no generated modules. grpc is imported
@@ -16,13 +18,13 @@ on first use only.
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import binascii
-import os
-import re
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .channel import load_grpc, open_channel
+from .gates import NO_GATES, Gates, make_gates, missed_gate  # noqa: F401 (make_gates: the CLI)
+from .untrusted import server_text
 from .wire import decode_fields, encode_string_field, first, milvus_status
 
 if TYPE_CHECKING:
@@ -51,7 +53,6 @@ _MILVUS_AUTH_ERROR_CODES = {3}
 _MILVUS_AUTH_CODES = {1400, 1401, 1402}
 _MAX_WORKERS = 256
 MAX_PAUSE = 2.0
-MAX_SERVER_TEXT = 500  # characters kept of a reason or version a server sends
 # The longest wait handed to gRPC or a socket: beyond ~290 years a deadline overflows,
 # and gRPC then fails at once with DEADLINE_EXCEEDED (`--timeout 1e308`).
 MAX_WAIT = 30 * 86400.0
@@ -130,17 +131,6 @@ class HealthResult(NamedTuple):
         }
 
 
-class Gates(NamedTuple):
-    """Requirements beyond "healthy": a failed gate makes the result unhealthy."""
-
-    min_version: str = ""
-    max_latency_ms: float | None = None
-    min_cert_days: int | None = None
-
-
-NO_GATES = Gates()
-
-
 class Probe(NamedTuple):
     """One health check to run: target, credentials and what to ask."""
 
@@ -163,92 +153,6 @@ class Probe(NamedTuple):
     def asks_certificate(self) -> bool:
         wanted = self.want_certificate or self.gates.min_cert_days is not None
         return wanted and self.target.secure
-
-
-def make_gates(
-    min_version: str | None = None,
-    max_latency_ms: float | None = None,
-    min_cert_days: int | None = None,
-) -> Gates:
-    """Gates from user input; ValueError for a version with no number in it."""
-    if min_version and version_tuple(min_version) is None:
-        raise ValueError(
-            f"--min-version must be a version such as 2.4 or v2.3.5, not {min_version!r}"
-        )
-    return Gates(min_version or "", max_latency_ms, min_cert_days)
-
-
-def version_tuple(version: str) -> tuple[int, ...] | None:
-    """`v2.3.5-lite` → (2, 3, 5); None when there is no number to compare."""
-    match = re.match(r"^\D*?(\d+(?:\.\d+)*)", version)
-    return tuple(int(part) for part in match.group(1).split(".")) if match else None
-
-
-def apply_gates(result: HealthResult, gates: Gates) -> HealthResult:
-    """A healthy result that misses a gate becomes unhealthy, naming the gate and both values."""
-    if not result.healthy:
-        return result
-    if gates.min_version:
-        required = version_tuple(gates.min_version)
-        seen = version_tuple(result.server_version or "")
-        if seen is None or required is None or _padded(seen) < _padded(required):
-            observed = result.server_version or "unknown"
-            reason = f"min-version gate: requires {gates.min_version}, server reports {observed}"
-            return result._replace(status=UNHEALTHY, reason=reason)
-    if gates.max_latency_ms is not None and (result.latency_ms or 0) > gates.max_latency_ms:
-        reason = (
-            f"max-latency gate: requires at most {gates.max_latency_ms:g} ms, "
-            f"observed {result.latency_ms:.1f} ms"
-        )
-        return result._replace(status=UNHEALTHY, reason=reason)
-    if gates.min_cert_days is not None:
-        days = result.tls.expires_in_days if result.tls else None
-        if days is None or days < gates.min_cert_days:
-            observed = "no certificate" if days is None else f"it expires in {days} days"
-            reason = f"min-cert-days gate: requires {gates.min_cert_days} days, {observed}"
-            return result._replace(status=UNHEALTHY, reason=reason)
-    return result
-
-
-def _padded(version: tuple[int, ...]) -> tuple[int, ...]:
-    return version + (0,) * (4 - len(version))
-
-
-_GRPC_PREFIX = r"^failed to connect to all addresses; last error: \w+: (?:ipv[46]|unix):\S+: "
-
-
-def _grpc() -> Any:
-    """grpc, imported on first use, its C core's logging kept off the user's stderr (our
-    messages say what failed); set GRPC_VERBOSITY to see it."""
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    import grpc
-
-    return grpc
-
-
-# channels --------------------------------------------------------------------------
-
-
-def open_channel(target: Target) -> "grpc.Channel":
-    """A channel to `target`; TLS files are read here (OSError if unreadable)."""
-    grpc = _grpc()
-    if not target.secure:
-        return grpc.insecure_channel(target.address)
-    root = (
-        Path(target.ca_pem_path or target.server_pem_path).read_bytes()
-        if (target.ca_pem_path or target.server_pem_path)
-        else None
-    )
-    key = Path(target.client_key_path).read_bytes() if target.client_key_path else None
-    chain = Path(target.client_pem_path).read_bytes() if target.client_pem_path else None
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=root, private_key=key, certificate_chain=chain
-    )
-    options = [("grpc.ssl_target_name_override", target.server_name)] if target.server_name else []
-    return grpc.secure_channel(target.address, credentials, options=options)
-
-
-# probing ---------------------------------------------------------------------------
 
 
 def check(
@@ -328,7 +232,8 @@ class _Checker:
 
     def run(self) -> HealthResult:
         """Probe, then describe the certificate if asked, then hold the result to the gates
-        and, when asked, to readiness (database, collections)."""
+        (a healthy result that misses one becomes unhealthy, naming it) and, when asked,
+        to readiness (database, collections)."""
         try:
             result = self.probe_server()
         except ValueError as exc:  # a reply that does not decode
@@ -345,7 +250,8 @@ class _Checker:
                 client_key_path=target.client_key_path,
             )
             result = result._replace(tls=certificate)
-        result = apply_gates(result, self.probe.gates)
+        missed = missed_gate(result, self.probe.gates) if result.healthy else ""
+        result = result._replace(status=UNHEALTHY, reason=missed) if missed else result
         if self.probe.ready is not None and result.healthy:
             from .readiness import check_ready  # here: only probes that ask for it need it
 
@@ -354,7 +260,7 @@ class _Checker:
 
     def probe_server(self) -> HealthResult:
         """Ask each protocol in turn; UNIMPLEMENTED moves on to the next one."""
-        grpc = _grpc()
+        grpc = load_grpc()
         for protocol in self.order():
             if protocol == PROTOCOL_GRPC_HEALTH:
                 method, request = HEALTH_CHECK, encode_string_field(1, self.probe.service)
@@ -388,25 +294,23 @@ class _Checker:
         status = first(fields, 1, 0)
         latency = self.latency_ms()
         if status != _SERVING:
-            name = SERVING_STATUS.get(status, str(status))
-            return HealthResult(
-                UNHEALTHY, PROTOCOL_GRPC_HEALTH, latency, reason=f"health status {name}"
-            )
+            reason = f"health status {SERVING_STATUS.get(status, str(status))}"
+            return HealthResult(UNHEALTHY, PROTOCOL_GRPC_HEALTH, latency, reason=reason)
         return self.healthy(PROTOCOL_GRPC_HEALTH, latency)
 
     def from_milvus(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
         latency = self.latency_ms()
         error_code, code, reason = milvus_status(fields)
-        reason = _server_text(reason)
+        reason = server_text(reason)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
-            return HealthResult(AUTH_FAILED, PROTOCOL_MILVUS, latency, reason=_auth_reason(reason))
+            return HealthResult(AUTH_FAILED, PROTOCOL_MILVUS, latency, reason=auth_reason(reason))
         if error_code or code:
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reason or f"error {code}"
             )
         if not first(fields, 2, 0):
             said = (r.decode("utf-8", "replace") for r in fields.get(3, []))
-            reasons = _server_text("; ".join(said))
+            reasons = server_text("; ".join(said))
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reasons or "not healthy"
             )
@@ -415,7 +319,7 @@ class _Checker:
     def healthy(self, protocol: str, latency: float) -> HealthResult:
         if not self.probe.asks_version:
             return HealthResult(HEALTHY, protocol, latency)
-        grpc = _grpc()
+        grpc = load_grpc()
 
         try:
             fields = decode_fields(self.call(MILVUS_GET_VERSION, b""))
@@ -426,111 +330,18 @@ class _Checker:
             return failed._replace(protocol=protocol, latency_ms=latency)
         error_code, code, reason = milvus_status(fields)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
-            reason = _auth_reason(_server_text(reason))
+            reason = auth_reason(server_text(reason))
             return HealthResult(AUTH_FAILED, protocol, latency, reason=reason)
-        version = _server_text(first(fields, 2, b"").decode("utf-8", "replace")) or None
+        version = server_text(first(fields, 2, b"").decode("utf-8", "replace")) or None
         return HealthResult(HEALTHY, protocol, latency, server_version=version)
 
     def failure(self, exc: "grpc.RpcError") -> HealthResult:
-        """The one place where gRPC status codes become outcomes, in words; gRPC's own
-        text rides along in `detail` for --verbose."""
-        grpc = _grpc()
+        """The outcome of a failed call (outcomes.py, which builds on the values above:
+        loaded on the first failure only)."""
+        from .outcomes import failure
 
-        code, details = exc.code(), _server_text(exc.details() or "")
-        return self._outcome(grpc, code, details)._replace(detail=details)
-
-    def _outcome(self, grpc: Any, code: Any, details: str) -> HealthResult:
-        target = self.probe.target
-        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
-            return HealthResult(AUTH_FAILED, reason=_auth_reason(details))
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return HealthResult(
-                UNREACHABLE,
-                reason=f"no answer from {target.address} within {self.probe.timeout:g} s",
-            )
-        if code == grpc.StatusCode.NOT_FOUND:
-            return HealthResult(
-                UNHEALTHY,
-                PROTOCOL_GRPC_HEALTH,
-                reason=f"health service {self.probe.service!r} is unknown to the server",
-            )
-        if code == grpc.StatusCode.UNAVAILABLE:
-            return _unavailable(target, details)
-        said = f": {details}" if details else ""
-        return HealthResult(UNHEALTHY, reason=f"the server failed the check ({code.name}){said}")
+        return failure(self.probe, exc)
 
 
-# What a TLS failure's details say, and what it most likely means.
-_TLS_CAUSES = (
-    ("wrong_version_number", "the server does not speak TLS on this port (drop --secure?)"),
-    (
-        "hostname verification",
-        "the server's certificate does not match the name asked for (check --server-name)",
-    ),
-    ("certificate has expired", "the server's certificate has expired"),
-    ("certificate_verify_failed", "the server's certificate is not trusted (check --ca-pem-path)"),
-    (
-        "unwrap failed",
-        "the server refused the client certificate (mutual TLS needs "
-        "--client-pem-path and --client-key-path)",
-    ),
-    ("bad_certificate", "the server refused the client certificate"),
-    ("certificate_expired", "the client certificate has expired"),
-)
-
-
-# What gRPC's text for an unreachable server says, and the words for it.
-_DNS_FAILURE = re.compile(r"errors resolving|DNS resolution failed|hostname lookup error", re.I)
-_DNS_CAUSES = (
-    ("not found", "no such host name"),
-    ("could not contact dns", "no DNS server could be reached"),
-    ("temporary failure", "no DNS server could be reached"),
-    ("timeout", "the DNS server did not answer in time"),
-)
-_SOCKET_CAUSES = (
-    ("connection refused", "connection refused (is the server running, on this port?)"),
-    ("network is unreachable", "the network is unreachable"),
-    ("no route to host", "no route to host"),
-    ("host is unreachable", "the host is unreachable"),
-    ("timed out", "the connection timed out"),
-    ("permission denied", "the connection was not permitted"),
-    ("no such file", "no such socket file"),
-)
-
-
-def _unavailable(target: Target, details: str) -> HealthResult:
-    """UNAVAILABLE: name the cause (DNS, refused, TLS, closed, ...) in words."""
-    details = re.sub(_GRPC_PREFIX, "", details)
-    low = details.lower()
-    if _DNS_FAILURE.search(details):
-        host = target.address.rpartition(":")[0] or target.address
-        cause = next((text for needle, text in _DNS_CAUSES if needle in low), "lookup failed")
-        return HealthResult(UNREACHABLE, reason=f"cannot resolve host '{host}': {cause}")
-    if "http1" in low or "http/1" in low:
-        return HealthResult(UNHEALTHY, reason=f"{target.address} speaks HTTP/1.x, not gRPC")
-    if target.secure and "connection refused" not in low:
-        cause = next((text for needle, text in _TLS_CAUSES if needle in low), details)
-        return HealthResult(
-            UNREACHABLE, reason=f"TLS handshake with {target.address} failed: {cause}"
-        )
-    if not target.secure and any(word in low for word in ("socket closed", "reset", "eof")):
-        return HealthResult(
-            UNREACHABLE,
-            reason=f"{target.address} closed the connection (if it requires TLS, use --secure)",
-        )
-    cause = next((text for needle, text in _SOCKET_CAUSES if needle in low), details)
-    return HealthResult(UNREACHABLE, reason=f"cannot reach {target.address}: {cause}")
-
-
-def _auth_reason(details: str) -> str:
+def auth_reason(details: str) -> str:
     return f"authentication failed: {details}" if details else "authentication failed"
-
-
-def _server_text(text: str) -> str:
-    """A string a server sent, as one line of at most MAX_SERVER_TEXT characters: a
-    lying server cannot flood the terminal (control characters are escaped where
-    they are shown, render.py)."""
-    text = " ".join(text.split())
-    if len(text) <= MAX_SERVER_TEXT:
-        return text
-    return f"{text[:MAX_SERVER_TEXT]}... ({len(text) - MAX_SERVER_TEXT} more characters)"

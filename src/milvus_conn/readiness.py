@@ -25,7 +25,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import wire
-from .health import AUTH_FAILED, UNHEALTHY, HealthResult, _grpc, _server_text
+from .channel import load_grpc
+from .health import AUTH_FAILED, UNHEALTHY, HealthResult
+from .untrusted import server_text
 
 if TYPE_CHECKING:
     from .health import _Checker
@@ -166,11 +168,11 @@ def _send(checker: "_Checker", method: str, request: bytes) -> Any:
 
 def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[Any]], int, str]:
     """The decoded reply and its status (code, reason); _NotReady for a failed call."""
-    grpc = _grpc()
+    grpc = load_grpc()
     try:
         fields = wire.decode_fields(future.result())
     except grpc.RpcError as exc:
-        code, details = exc.code(), _server_text(exc.details() or "")
+        code, details = exc.code(), server_text(exc.details() or "")
         if code == grpc.StatusCode.UNIMPLEMENTED:
             raise _NotReady(
                 UNHEALTHY,
@@ -183,8 +185,8 @@ def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[
         raise _NotReady(failed.status, failed.reason) from None
     error_code, code, reason = wire.milvus_status(fields)
     if error_code in _REFUSED_ERROR_CODES or code in _REFUSED_CODES:
-        raise _NotReady(AUTH_FAILED, f"permission refused for {what}: {_server_text(reason)}")
-    return fields, (code or error_code), _server_text(reason)
+        raise _NotReady(AUTH_FAILED, f"permission refused for {what}: {server_text(reason)}")
+    return fields, (code or error_code), server_text(reason)
 
 
 def _database(checker: "_Checker", future: Any, database: str) -> set[str]:

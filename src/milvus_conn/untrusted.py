@@ -51,3 +51,16 @@ def escape_json(text: str) -> str:
         else "".join(char if char.isprintable() else json.dumps(char)[1:-1] for char in line)
         for line in lines
     )
+
+
+MAX_SERVER_TEXT = 500  # characters kept of a reason or version a server sends
+
+
+def server_text(text: str) -> str:
+    """A string a server sent, as one line of at most MAX_SERVER_TEXT characters: a
+    lying server cannot flood the terminal (its control characters are escaped where
+    it is shown, by `escape`)."""
+    text = " ".join(text.split())
+    if len(text) <= MAX_SERVER_TEXT:
+        return text
+    return f"{text[:MAX_SERVER_TEXT]}... ({len(text) - MAX_SERVER_TEXT} more characters)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from .channel import load_grpc
 from .health import (
     MAX_WAIT,
     PROTOCOL_GRPC_HEALTH,
@@ -18,7 +19,6 @@ from .health import (
     UNHEALTHY,
     HealthResult,
     Probe,
-    _grpc,
     check,
     open_channel,
 )
@@ -69,7 +69,7 @@ def _observations(probe: Probe, interval: float, until: float | None) -> Iterato
 
 def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
     """Results from one Watch stream; returns False if the server has no Watch."""
-    grpc = _grpc()
+    grpc = load_grpc()
     channel = open_channel(probe.target)
     try:
         now = check(_bounded(probe, until), channel)
