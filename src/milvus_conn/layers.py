@@ -55,7 +55,7 @@ def open_store(spec: ProfileSpec) -> ProfileStore | LayeredStore:
 
 class MergedAliases(Mapping[str, AliasConfig]):
     """The layers' aliases, the first definition of each winning; nothing copied, so a
-    lookup in 10,000 aliases builds one config, as TrustedAliases does."""
+    lookup in 10,000 aliases builds one config, as parsecache.TrustedAliases does."""
 
     __slots__ = ("_maps",)
 
