@@ -16,7 +16,6 @@ on first use only.
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import binascii
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -218,9 +217,7 @@ _GRPC_PREFIX = r"^failed to connect to all addresses; last error: \w+: (?:ipv[46
 
 
 def _grpc() -> Any:
-    """grpc, imported on first use, its C core's logging kept off the user's stderr (our
-    messages say what failed); set GRPC_VERBOSITY to see it."""
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    """grpc, imported on first use (the CLI's main() keeps its C core's logging quiet)."""
     import grpc
 
     return grpc
