@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer._completion_shared import get_completion_script
 
-from milvus_conn.cli.app import COMPLETE_VAR
+from milvus_conn.cli import COMPLETE_VAR
 from milvus_conn.completion import SHELLS
 
 ROOT = Path(__file__).parent.parent

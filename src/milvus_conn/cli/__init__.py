@@ -1,7 +1,7 @@
 """`conn`: a thin shell over the library. Each command parses, calls it once, and
 returns an outcome that one printer shows.
 
-  app.py      the Typer app, its table of commands, where errors become exit codes
+  commands.py the Typer app: its table of commands, where errors become exit codes
   options.py  options shared by commands, declared once
   aliases.py  offline commands over the profile (add, remove, addr, use, env, ...)
   probes.py   commands that probe or read the recorded state (connect, has, list, ...)
@@ -14,11 +14,21 @@ returns an outcome that one printer shows.
 import gc
 import os
 import sys
+from typing import Any
 
-from .app import COMPLETE_VAR, app
+from .commands import COMPLETE_VAR
 from .lean import command_named, lean_app
 
 __all__ = ["COMPLETE_VAR", "app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    """`app`: the whole app, built when first asked for (main() builds only its command)."""
+    if name != "app":
+        raise AttributeError(name)
+    from .commands import app
+
+    return app
 
 
 def main() -> None:
@@ -38,6 +48,6 @@ def main() -> None:
         command = "version"  # the eager --version needs no other command built
     gc.freeze()
     try:
-        (lean_app(command) if command else app)(prog_name="conn")
+        lean_app(command)(prog_name="conn")
     finally:
         gc.freeze()

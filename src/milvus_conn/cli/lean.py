@@ -1,18 +1,18 @@
 """The lean app, a start-up device: `main()` builds only the command it runs.
 
 Typer builds the click object of every registered command on every run, about 25 ms
-for all of them; a run needs only the one it invokes. The `make bench` rows that need
+for all of them, and their modules cost their imports; a run needs only the one it
+invokes. The `make bench` rows that need
 this are 2a-2c (`conn list`, `conn addr`, `conn has --no-probe` against `import typer`,
 at most 1.15x): without it each offline command costs about half as much again.
 """
 
-from typing import Any
-
 import typer
 
-from .app import SETTINGS, app
+from .commands import COMMANDS, build
 
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+_NAMES = frozenset(name for name, _, _ in COMMANDS)
 
 
 def command_named(args: list[str]) -> str | None:
@@ -29,15 +29,11 @@ def command_named(args: list[str]) -> str | None:
     return None
 
 
-def lean_app(command: str) -> typer.Typer:
-    """`app` with only `command` in it (the whole app when there is no such command)."""
-    lean = typer.Typer(**SETTINGS)
-    lean.registered_callback = app.registered_callback
-    lean.registered_commands = [
-        info for info in app.registered_commands if _name_of(info) == command
-    ]
-    return lean if lean.registered_commands else app
+def lean_app(command: str | None) -> typer.Typer:
+    """The app with only `command` in it; the whole app when there is no such command
+    (`conn`, `conn --help`, a misspelt command: click lists or suggests them all)."""
+    if command in _NAMES:
+        return build(command)
+    from .commands import app
 
-
-def _name_of(info: Any) -> str:
-    return str(info.name or info.callback.__name__)
+    return app

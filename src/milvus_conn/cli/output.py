@@ -1,8 +1,8 @@
 """The one printer: rich tables on a terminal, plain text when piped, JSON.
 
 Commands return an `Outcome` (what to show, the exit code, maybe the error that ends
-the run) and never print themselves; an explicit `Output` (quiet, verbose, json,
-terminal) prints it. rich is imported only when a table is drawn on a terminal. Every
+the run) and never print themselves; an explicit `Output` (quiet, verbose, terminal)
+prints it. rich is imported only when a table is drawn on a terminal. Every
 line is escaped (untrusted.py): text from files and servers never reaches the terminal
 as control characters.
 """
@@ -12,7 +12,7 @@ as control characters.
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import MilvusException
 from ..untrusted import escape, escape_json, escape_lines
@@ -65,7 +65,7 @@ Item = Text | Problem | Diag | Json | Table | Reply
 
 class Outcome(NamedTuple):
     """What a command did: items to show, its exit code, or the error that ends it (its
-    `Error:` line and exit code come from cli/app.py, after the items)."""
+    `Error:` line and exit code come from cli/commands.py, after the items)."""
 
     items: Sequence[Item] = ()
     code: int = 0
@@ -80,16 +80,16 @@ def on_terminal() -> bool:
 
 
 class Output(NamedTuple):
-    """How this run prints; one per run, handed to whatever prints."""
+    """How this run prints; one per run (cli/session.py), handed to whatever prints.
+    --json is no mode of it: a command that was asked for JSON returns `Json` items."""
 
     quiet: bool = False
     verbose: bool = False
-    json: bool = False
-    terminal: bool = False
+    terminal: bool = False  # stdout is a terminal: tables drawn by rich, JSON indented
 
     @classmethod
     def for_run(cls, *, quiet: bool = False, verbose: bool = False) -> "Output":
-        return cls(quiet, verbose, False, on_terminal())
+        return cls(quiet, verbose, on_terminal())
 
     def out(self, text: str) -> None:
         """Data and answers, on stdout; nothing under --quiet."""
@@ -175,7 +175,3 @@ class Output(NamedTuple):
             self.table(item.headers, item.rows)
         else:
             self.reply(*item)
-
-    def data(self, data: Any, text: str) -> Item:
-        """`data` as JSON under --json, else `text`."""
-        return Json(data) if self.json else Text(text)

@@ -6,6 +6,7 @@ exit code. No traceback reaches a user unless CONN_DEBUG=1 asks for one.
 """
 
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +18,6 @@ from typer.core import TyperGroup
 from ..compat import click_exception_base, init_completion_classes
 from ..errors import ExitCode, MilvusException
 from ..registry import Connections
-from . import aliases, probes, tools
 from .output import Outcome, Output
 from .session import session, start
 
@@ -99,17 +99,17 @@ SETTINGS: dict[str, Any] = {
     "pretty_exceptions_show_locals": False,
     "context_settings": {"help_option_names": ["-h", "--help"]},
 }
-app = typer.Typer(**SETTINGS)
 
 
 def _show_version(given: bool) -> None:
     """`conn --version`: the version command's output, before any other option counts."""
     if given:
-        Output.for_run().show(tools.versions(as_json=False).items)
+        from .tools import versions
+
+        Output.for_run().show(versions(as_json=False).items)
         raise typer.Exit(ExitCode.OK)
 
 
-@app.callback()
 def main_callback(
     ctx: typer.Context,
     profile: Annotated[
@@ -160,24 +160,42 @@ def _shown(command: Callable[..., Outcome]) -> Callable[..., None]:
     return run
 
 
-# The commands, in the order of `conn --help`: (function, name when not its own).
-COMMANDS: tuple[tuple[Callable[..., Outcome], str | None], ...] = (
-    (aliases.add, None),
-    (aliases.remove, None),
-    (probes.connect, None),
-    (probes.disconnect, None),
-    (probes.has, None),
-    (probes.list_, "list"),
-    (aliases.addr, None),
-    (probes.watch, None),
-    (aliases.use, None),
-    (aliases.env, None),
-    (aliases.export, None),
-    (aliases.import_, "import"),
-    (tools.version, None),
-    (tools.completion, None),
-    (probes.doctor, None),
-    (tools.schema, None),
+# The commands, in the order of `conn --help`: name, module (in cli/), function.
+COMMANDS = (
+    ("add", "aliases", "add"),
+    ("remove", "aliases", "remove"),
+    ("connect", "probes", "connect"),
+    ("disconnect", "probes", "disconnect"),
+    ("has", "probes", "has"),
+    ("list", "probes", "list_"),
+    ("addr", "aliases", "addr"),
+    ("watch", "probes", "watch"),
+    ("use", "aliases", "use"),
+    ("env", "aliases", "env"),
+    ("export", "aliases", "export"),
+    ("import", "aliases", "import_"),
+    ("version", "tools", "version"),
+    ("completion", "tools", "completion"),
+    ("doctor", "probes", "doctor"),
+    ("schema", "tools", "schema"),
 )
-for _command, _name in COMMANDS:
-    app.command(_name)(_shown(_command))
+
+
+def build(only: str | None = None) -> typer.Typer:
+    """The app with every command, or `only` that one (cli/lean.py): a command's module
+    is imported when the command is registered."""
+    built = typer.Typer(**SETTINGS)
+    built.callback()(main_callback)
+    for name, module, function in COMMANDS:
+        if only in (None, name):
+            command = getattr(importlib.import_module(f".{module}", __package__), function)
+            built.command(name)(_shown(command))
+    return built
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`app`, the whole app, built on first use: a run of `conn` builds only its command."""
+    if name != "app":
+        raise AttributeError(name)
+    globals()["app"] = full = build()
+    return full
