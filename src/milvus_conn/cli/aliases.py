@@ -4,6 +4,7 @@ Each parses, makes one library call and returns what to show; none opens a socke
 imports grpc (tests/test_guards.py).
 """
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -35,8 +36,16 @@ from .options import (
     connection_options,
 )
 from .output import Json as JsonItem
-from .output import Outcome, Table, Text
+from .output import Outcome, Text, explanation
 from .session import session
+
+
+class Shell(str, Enum):
+    """The syntaxes `conn env` writes."""
+
+    sh = "sh"
+    fish = "fish"
+    powershell = "powershell"
 
 
 def add(
@@ -90,13 +99,6 @@ def addr(
     return Outcome([JsonItem(config) if as_json else Text(str(config["address"]))])
 
 
-def explanation(report: dict[str, object], *, as_json: bool) -> Outcome:
-    """`--explain`: each setting, its value and where it came from."""
-    if as_json:
-        return Outcome([JsonItem(report)])
-    return Outcome([Table(shapes.EXPLAIN_COLUMNS, shapes.explain_rows(report))])  # type: ignore[arg-type]
-
-
 def use(ctx: typer.Context, alias: OptionalAlias = None) -> Outcome:
     """Make ALIAS the one commands use when none is named (no ALIAS: show it)."""
     registry = session(ctx).registry
@@ -108,7 +110,7 @@ def use(ctx: typer.Context, alias: OptionalAlias = None) -> Outcome:
 def env(
     ctx: typer.Context,
     alias: OptionalAlias = None,
-    shell: Annotated[shapes.Shell, typer.Option(help="Syntax of the exports.")] = shapes.Shell.sh,
+    shell: Annotated[Shell, typer.Option(help="Syntax of the exports.")] = Shell.sh,
     with_secrets: Annotated[
         bool,
         typer.Option(
@@ -130,7 +132,7 @@ def env(
     pymilvus reads no MILVUS_TOKEN and no TLS files from the environment: for those, use
     milvus_conn.client("prod") in Python."""
     variables = session(ctx).registry.environment(alias, with_secrets=with_secrets)
-    return Outcome([Text(line) for line in shapes.export_lines(variables, shell)])
+    return Outcome([Text(line) for line in shapes.export_lines(variables, shell.value)])
 
 
 def export(

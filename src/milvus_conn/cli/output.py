@@ -7,12 +7,12 @@ line is escaped (untrusted.py): text from files and servers never reaches the te
 as control characters.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
-# ~0.5 ms per class on every start-up. Forward references are quoted instead.
+from __future__ import annotations
+
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MilvusException
 from ..untrusted import escape, escape_json, escape_lines
@@ -22,54 +22,72 @@ if TYPE_CHECKING:
     from .shapes import Answer
 
 
-# what an outcome shows, in order -----------------------------------------------------
+# what an outcome shows, in order ---------------------------------------------------
+# Plain classes: a NamedTuple costs ~0.1 ms to define, on every start-up.
 
 
-class Text(NamedTuple):
-    """Data and answers, on stdout."""
+class Item:
+    """One thing to show; the printer method of its kind takes its arguments."""
 
-    text: str
+    __slots__ = ("args",)
 
-
-class Problem(NamedTuple):
-    """An `Error: ...` line on stderr that does not end the run (one alias of several)."""
-
-    message: str
+    def __init__(self, *args: Any) -> None:
+        self.args = args
 
 
-class Diag(NamedTuple):
-    """A --verbose diagnostic on stderr."""
+class Text(Item):
+    """Data and answers, on stdout: Text(text)."""
 
-    text: str
-
-
-class Json(NamedTuple):
-    data: object
+    __slots__ = ()
 
 
-class Table(NamedTuple):
-    headers: Sequence[str]
-    rows: Sequence[Sequence[str]]
+class Problem(Item):
+    """An `Error: ...` line that does not end the run (one alias of several): Problem(message)."""
+
+    __slots__ = ()
 
 
-class Reply(NamedTuple):
-    """One `conn has` answer: healthy on stdout, the rest as `Error:` lines."""
+class Diag(Item):
+    """A --verbose diagnostic on stderr: Diag(text)."""
 
-    alias: str
-    answer: "Answer"
-    address: str
+    __slots__ = ()
 
 
-Item = Text | Problem | Diag | Json | Table | Reply
+class Json(Item):
+    """Json(data), indented on a terminal."""
+
+    __slots__ = ()
 
 
-class Outcome(NamedTuple):
+class Table(Item):
+    """Table(headers, rows): drawn by rich on a terminal, aligned columns otherwise."""
+
+    __slots__ = ()
+
+
+class Reply(Item):
+    """One `conn has` answer: Reply(alias, answer, address)."""
+
+    __slots__ = ()
+
+
+class Outcome:
     """What a command did: items to show, its exit code, or the error that ends it (its
     `Error:` line and exit code come from cli/commands.py, after the items)."""
 
-    items: Sequence[Item] = ()
-    code: int = 0
-    error: MilvusException | None = None
+    __slots__ = ("code", "error", "items")
+
+    def __init__(
+        self, items: Sequence[Item] = (), code: int = 0, error: MilvusException | None = None
+    ) -> None:
+        self.items, self.code, self.error = items, code, error
+
+
+def explanation(report: dict[str, Any], *, as_json: bool) -> Outcome:
+    """`--explain` (addr, connect): each setting, its value and where it came from."""
+    if as_json:
+        return Outcome([Json(report)])
+    return Outcome([Table(shapes.EXPLAIN_COLUMNS, shapes.explain_rows(report))])
 
 
 # the printer -------------------------------------------------------------------------
@@ -79,17 +97,23 @@ def on_terminal() -> bool:
     return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
-class Output(NamedTuple):
+class Output:
     """How this run prints; one per run (cli/session.py), handed to whatever prints.
     --json is no mode of it: a command that was asked for JSON returns `Json` items."""
 
-    quiet: bool = False
-    verbose: bool = False
-    terminal: bool = False  # stdout is a terminal: tables drawn by rich, JSON indented
+    __slots__ = ("quiet", "terminal", "verbose")
+
+    def __init__(self, quiet: bool = False, verbose: bool = False, tty: bool = False) -> None:
+        self.quiet, self.verbose = quiet, verbose
+        self.terminal = tty  # stdout is a terminal: tables drawn by rich, JSON indented
 
     @classmethod
-    def for_run(cls, *, quiet: bool = False, verbose: bool = False) -> "Output":
+    def for_run(cls, *, quiet: bool = False, verbose: bool = False) -> Output:
         return cls(quiet, verbose, on_terminal())
+
+    def silenced(self) -> Output:
+        """`has -q`: nothing but the errors that are not answers."""
+        return Output(True, False, self.terminal)
 
     def out(self, text: str) -> None:
         """Data and answers, on stdout; nothing under --quiet."""
@@ -144,7 +168,7 @@ class Output(NamedTuple):
             grid.add_row(*(RichText(c) for c in row), style=shapes.row_style(row))
         Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False).print(grid)
 
-    def reply(self, alias: str, answer: "Answer", address: str) -> None:
+    def reply(self, alias: str, answer: Answer, address: str) -> None:
         """Under --quiet only errors that are not answers (usage, profile: exit 2 and 6)
         still print."""
         if isinstance(answer, MilvusException):
@@ -158,20 +182,8 @@ class Output(NamedTuple):
             self.error(shapes.describe_result(alias, address, answer))
 
     def show(self, items: Iterable[Item]) -> None:
-        """Print each item, in order."""
+        """Print each item, in order, by the method of its kind."""
+        kinds = {Text: self.out, Problem: self.error, Diag: self.diag, Json: self.emit_json,
+                 Table: self.table, Reply: self.reply}  # fmt: skip
         for item in items:
-            self._show(item)
-
-    def _show(self, item: Item) -> None:
-        if isinstance(item, Text):
-            self.out(item.text)
-        elif isinstance(item, Problem):
-            self.error(item.message)
-        elif isinstance(item, Diag):
-            self.diag(item.text)
-        elif isinstance(item, Json):
-            self.emit_json(item.data)
-        elif isinstance(item, Table):
-            self.table(item.headers, item.rows)
-        else:
-            self.reply(*item)
+            kinds[type(item)](*item.args)

@@ -10,7 +10,6 @@ import typer
 from ..errors import ConnectionConfigException, ExitCode, MilvusException
 from ..fanout import combined_exit_code
 from . import shapes
-from .aliases import explanation
 from .options import (
     Address,
     Aliases,
@@ -44,7 +43,7 @@ from .options import (
     read_stdin,
     ready_spec,
 )
-from .output import Diag, Item, Outcome, Problem, Reply, Table, Text
+from .output import Diag, Item, Outcome, Problem, Reply, Table, Text, explanation
 from .output import Json as JsonItem
 from .session import session
 
@@ -167,7 +166,7 @@ def has(
         raise ConnectionConfigException("--ready, --collection and --loaded need a probe")
     run = session(ctx)
     if quiet:
-        run.output = run.output._replace(quiet=True, verbose=False)
+        run.output = run.output.silenced()
     names = [run.registry.resolve_alias(a) for a in aliases or [None]]
     answers = run.registry.probe_many(
         names, probe=not no_probe, wait=wait, timeout=timeout,

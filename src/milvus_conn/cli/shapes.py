@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -40,12 +39,6 @@ _ERROR_STATUS = (
     (ProfileException, "profile_error"),
     (ConnectionConfigException, "config_error"),
 )
-
-
-class Shell(str, Enum):
-    sh = "sh"
-    fish = "fish"
-    powershell = "powershell"
 
 
 # conn list -------------------------------------------------------------------------
@@ -239,15 +232,15 @@ def _shown(value: object) -> str:
     return "-" if value in ("", None) else str(value)
 
 
-def export_lines(variables: dict[str, str], shell: Shell) -> Iterator[str]:
+def export_lines(variables: dict[str, str], shell: str) -> Iterator[str]:
     """`export NAME='value'` lines (or fish's / PowerShell's) for `eval`."""
     import shlex
 
     for name, value in variables.items():
-        if shell is Shell.fish:  # fish: only \\ and \' are escapes inside '...'
+        if shell == "fish":  # fish: only \\ and \' are escapes inside '...'
             escaped = value.replace("\\", "\\\\").replace("'", "\\'")
             yield f"set -gx {name} '{escaped}';"
-        elif shell is Shell.powershell:  # PowerShell also ends '...' at typographic quotes
+        elif shell == "powershell":  # PowerShell also ends '...' at typographic quotes
             escaped = re.sub("(['\u2018\u2019\u201a\u201b])", r"\1\1", value)
             yield f"$Env:{name} = '{escaped}'"
         else:
