@@ -1,10 +1,10 @@
 """The lean app, a start-up device: `main()` builds only the command it runs.
 
 Typer builds the click object of every registered command on every run, about 25 ms
-for all of them, and their modules cost their imports; a run needs only the one it
-invokes. The `make bench` rows that need
-this are 2a-2c (`conn list`, `conn addr`, `conn has --no-probe` against `import typer`,
-at most 1.15x): without it each offline command costs about half as much again.
+for all of them, and each command's module costs its import; a run needs only the one
+it invokes. The `make bench` rows that need this are 2a-2c (`conn list`, `conn addr`,
+`conn has --no-probe` against `import typer`, at most 1.15x): without it each offline
+command costs about half as much again.
 """
 
 import typer

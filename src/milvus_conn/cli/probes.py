@@ -97,8 +97,8 @@ def connect(
     run = session(ctx)
     name = run.registry.resolve_alias(alias)
     if explain:
-        return explanation(run.registry.explain(name, user=user, db_name=db_name, **options),
-                           as_json=as_json)  # fmt: skip
+        report = run.registry.explain(name, user=user, db_name=db_name, **options)
+        return explanation(report, as_json=as_json)
     try:
         handle = run.registry.connect(
             alias, user=user or "", password=password, token=token,
@@ -107,8 +107,9 @@ def connect(
         )  # fmt: skip
     except MilvusException as exc:
         failed: list[Item] = [Diag(line) for line in shapes.failure_lines(name, exc)]
-        return Outcome(failed + ([JsonItem(shapes.failure_json(name, exc))] if as_json else []),
-                       error=exc)  # fmt: skip
+        if as_json:
+            failed.append(JsonItem(shapes.failure_json(name, exc)))
+        return Outcome(failed, error=exc)
     result = handle.result
     assert result is not None
     shown: list[Item] = [
