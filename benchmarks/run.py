@@ -38,7 +38,7 @@ CONN = BIN / "conn"
 FLOORS = HERE / "floors"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
 GROUPS = ("offline", "probe", "fanout", "scale", "lite")
-# conn ends with gc.freeze() (cli.main): the exit then skips collecting what was imported.
+# conn ends with gc.freeze() (cli main()): the exit then skips collecting what was imported.
 # The floors as the issue defines them do not; these ones do, for the rows that show
 # conn's own cost beside the targets.
 FROZEN_TYPER = "import gc, typer; gc.freeze()"

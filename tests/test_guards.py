@@ -134,7 +134,7 @@ def test_typer_is_pinned_below_the_pydantic_release():
 def test_the_lean_app_main_runs_is_the_full_app_for_its_command(command, cli):
     from typer.testing import CliRunner
 
-    from milvus_conn.cli import lean_app
+    from milvus_conn.cli.lean import lean_app
 
     lean = CliRunner().invoke(lean_app(command), [command, "--help"], catch_exceptions=False)
     assert lean.exit_code == 0
@@ -154,6 +154,6 @@ def test_the_lean_app_main_runs_is_the_full_app_for_its_command(command, cli):
     ],
 )
 def test_main_finds_the_command_word_past_the_global_options(argv, command):
-    from milvus_conn.cli import _command_named
+    from milvus_conn.cli.lean import command_named
 
-    assert _command_named(argv) == command
+    assert command_named(argv) == command

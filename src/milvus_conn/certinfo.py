@@ -3,7 +3,8 @@
 gRPC does not hand a client its peer's certificate, so this makes one more TLS
 handshake with the standard library, verifying nothing (it describes; the probe
 judges), offering the client certificate when there is one, and reads the fields
-with the ssl module's own decoder. Part of the health core: it imports nothing of ours.
+with the ssl module's own decoder (compat.py). Part of the health core: it imports
+nothing of ours but compat.py, a leaf.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
@@ -12,6 +13,8 @@ import contextlib
 import os
 import time
 from typing import Any, NamedTuple
+
+from .compat import decode_certificate_file
 
 _SECONDS_PER_DAY = 86400
 
@@ -49,7 +52,7 @@ def describe_file(path: str, now: float | None = None) -> CertInfo:
     """The first certificate of a PEM file (`conn doctor`); ssl.SSLError if there is none."""
     import ssl
 
-    fields = ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined]
+    fields = decode_certificate_file(path)
     not_after = fields["notAfter"]
     left = ssl.cert_time_to_seconds(not_after) - (time.time() if now is None else now)
     return CertInfo(

@@ -7,7 +7,6 @@ OSError for the caller to name (the registry says "cannot read TLS file").
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +17,8 @@ if TYPE_CHECKING:
 
 
 def load_grpc() -> Any:
-    """grpc, imported on first use, its C core's logging kept off the user's stderr (our
-    messages say what failed); set GRPC_VERBOSITY to see it."""
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    """grpc, imported on first use. The library leaves the process's environment alone:
+    the CLI's main() keeps grpc's C-core logging off its user's stderr."""
     import grpc
 
     return grpc

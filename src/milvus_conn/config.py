@@ -68,6 +68,29 @@ def check_timeout(timeout: object, name: str = "timeout") -> float:
     return float(timeout)
 
 
+def check_given(given: dict[str, Any]) -> dict[str, Any]:
+    """Options given for one alias (`conn add`, `conn connect`), checked for conflicts
+    before any I/O: the given ones (not None), TLS paths made absolute."""
+    from . import lite  # small, and loaded here only: the library rarely needs it
+
+    if lite.is_local_db(given.get("uri")):
+        raise ConnectionConfigException(
+            "a .db uri runs Milvus Lite inside the Python program that opens it, so conn "
+            "cannot keep it connected: run 'milvus-lite server --data-dir DIR --port P' and "
+            "use its address, or call connections.connect(uri=...) in Python"
+        )
+    targets = [name for name in ("uri", "address", "host") if given.get(name) is not None]
+    if len(targets) > 1:
+        raise ConnectionConfigException(f"give only one of --{', --'.join(targets)}")
+    if given.get("port") is not None and given.get("host") is None:
+        raise ConnectionConfigException("--port needs --host")
+    checked = {name: value for name, value in given.items() if value is not None}
+    for name in TLS_FILE_KEYS:
+        if checked.get(name):
+            checked[name] = os.path.abspath(os.path.expanduser(checked[name]))
+    return checked
+
+
 class _Fields(NamedTuple):
     address: str
     uri: str = ""

@@ -8,7 +8,7 @@ machine without a Milvus on localhost:19530 does not fail a listing of healthy a
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,14 @@ def exit_code(infos: list[AliasInfo]) -> int:
     codes = [info.error.exit_code for info in infos if info.error is not None]
     codes += [info.health.exit_code for info in infos if info.health and not info.builtin]
     return max(codes, default=0)
+
+
+def combined_exit_code(codes: Sequence[int], *, any_: bool = False) -> int:
+    """The exit code of several answers (`conn has a b`): by default every one must pass,
+    so the worst code; with `any_`, 0 if one passed, else the least bad."""
+    if any_:
+        return 0 if 0 in codes else min(codes)
+    return max(codes)
 
 
 def _check_all(probes: "dict[str, health.Probe]") -> "dict[str, health.HealthResult]":

@@ -3,7 +3,7 @@
 Profile values, imported files, environment variables and whatever a server sends
 (health reasons, versions, certificate fields) are data. Shown raw, an ESC, BEL or
 CSI in them would drive the terminal: set its title, recolour it, clear the screen.
-The printer (render.py) passes every line through `escape`, so such characters
+The printer (cli/output.py) passes every line through `escape`, so such characters
 appear as `\\u001b` and the like, never as control. Entry points refuse them instead
 (config.py); this is the net for what was already stored or came from a server.
 """

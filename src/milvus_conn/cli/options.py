@@ -1,0 +1,149 @@
+"""The options commands share, each declared once.
+
+`add` and `connect` take the same connection options: their names are listed once in
+`CONNECTION_OPTIONS`, and `connection_options` collects them from the command's parsed
+parameters (Typer still needs each one in the signature, typed by the aliases below).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from ..config import check_given
+from ..errors import ConnectionConfigException, MilvusException
+from ..registry import Connections
+
+# The options that say where an alias is and how to reach it, in the order of --help.
+CONNECTION_OPTIONS = (
+    "uri", "address", "host", "port", "user", "password_env", "token_env", "db_name",
+    "secure", "server_pem_path", "server_name", "client_pem_path", "client_key_path",
+    "ca_pem_path", "timeout", "probe", "health_service",
+)  # fmt: skip
+
+
+def connection_options(ctx: typer.Context, *, leave: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The connection options given to this command, checked (config.check_given)."""
+    given = {name: ctx.params[name] for name in CONNECTION_OPTIONS if name not in leave}
+    return check_given(given)
+
+
+def complete_alias(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Alias names from the active profile (--profile or $CONN_PROFILE), for the shell."""
+    profile = ctx.find_root().params.get("profile")
+    try:
+        names = [info.alias for info in Connections(profile=profile).describe()]
+    except MilvusException:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def gates(min_version: str | None, max_latency: float | None, min_days: int | None) -> Any:
+    """health.Gates, imported here: the health core loads only for commands that probe."""
+    if min_version is None and max_latency is None and min_days is None:
+        return None
+    from ..health import make_gates
+
+    try:
+        return make_gates(min_version, max_latency, min_days)
+    except ValueError as exc:
+        raise ConnectionConfigException(str(exc)) from None
+
+
+def ready_spec(ready: bool, collections: list[str] | None, loaded: bool) -> Any:
+    """readiness.ReadySpec, or None when not asked for (readiness.py imports no grpc)."""
+    if not (ready or collections or loaded):
+        return None
+    from ..readiness import make_spec
+
+    try:
+        return make_spec(tuple(collections or ()), loaded)
+    except ValueError as exc:
+        raise ConnectionConfigException(str(exc)) from None
+
+
+def read_stdin(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise ConnectionConfigException(f"--{what}-stdin given but standard input is empty")
+    return value
+
+
+# the declarations ------------------------------------------------------------------
+
+AliasArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="ALIAS", help="The alias name.", show_default=False, autocompletion=complete_alias
+    ),
+]
+OptionalAlias = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[ALIAS]",
+        help="The alias [default: $MILVUS_CONN_ALIAS, else the profile's (conn use), "
+        "else 'default'].",
+        show_default=False,
+        autocompletion=complete_alias,
+    ),
+]
+Aliases = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="[ALIAS]...", show_default=False, autocompletion=complete_alias,
+                   help="Aliases to check [default: the default alias]."),
+]  # fmt: skip
+Uri = Annotated[
+    str | None, typer.Option(help="http[s]://[user@]host[:port][/db_name] or unix:/path.")
+]
+Address = Annotated[str | None, typer.Option(help="host:port.")]
+Host = Annotated[str | None, typer.Option(help="Host name or IP (with --port).")]
+Port = Annotated[int | None, typer.Option(help="Port, 1-65535 (with --host).")]
+User = Annotated[str | None, typer.Option(help="User name.")]
+PasswordEnv = Annotated[
+    str | None, typer.Option(help="Name of the environment variable holding the password.")
+]
+TokenEnv = Annotated[
+    str | None, typer.Option(help="Name of the environment variable holding the token.")
+]
+DbName = Annotated[str | None, typer.Option(help="Database name [default: default].")]
+Secure = Annotated[bool | None, typer.Option("--secure/--no-secure", help="Use TLS.")]
+ServerPem = Annotated[str | None, typer.Option(help="Server certificate (one-way TLS).")]
+ServerName = Annotated[str | None, typer.Option(help="TLS server name override.")]
+ClientPem = Annotated[str | None, typer.Option(help="Client certificate (mutual TLS).")]
+ClientKey = Annotated[str | None, typer.Option(help="Client private key (mutual TLS).")]
+CaPem = Annotated[str | None, typer.Option(help="CA certificate.")]
+Timeout = Annotated[float | None, typer.Option(help="Seconds to wait for an answer [default: 10].")]
+ProbeKind = Annotated[
+    str | None, typer.Option("--probe", help="auto, grpc-health or milvus [default: auto].")
+]
+HealthService = Annotated[str | None, typer.Option(help="grpc.health.v1 service name.")]
+Wait = Annotated[
+    float, typer.Option(help="Retry for up to this many seconds until healthy.", min=0)
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+MinVersion = Annotated[
+    str | None, typer.Option(help="Gate: the server must report at least this version.")
+]
+MaxLatency = Annotated[
+    float | None, typer.Option(help="Gate: the health answer must take at most MS.", min=0)
+]
+MinCertDays = Annotated[
+    int | None,
+    typer.Option(help="Gate: the TLS certificate must be valid at least N more days."),
+]
+Ready = Annotated[
+    bool,
+    typer.Option("--ready", help="Also: the alias's database exists and its user may use it."),
+]
+Collection = Annotated[
+    list[str] | None,
+    typer.Option("--collection", metavar="NAME", show_default=False,
+                 help="Also: this collection exists in that database (repeatable; implies "
+                 "--ready)."),
+]  # fmt: skip
+Loaded = Annotated[
+    bool, typer.Option("--loaded", help="Each --collection must also be fully loaded.")
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing alias.")]
