@@ -66,10 +66,10 @@ def test_a_warning_comes_before_the_error_that_ends_the_run(cli, profile):
 
 
 def test_the_library_leaves_grpc_logging_to_the_program(monkeypatch):
-    from milvus_conn import health
+    from milvus_conn import channel
 
     monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
-    health._grpc()
+    channel.load_grpc()
     assert "GRPC_VERBOSITY" not in os.environ
 
 
