@@ -24,7 +24,6 @@ from . import lite
 from .config import AliasConfig, check_alias, check_alias_type, check_printable, check_timeout
 from .credentials import resolve_secret
 from .errors import (
-    PROBE_EXCEPTIONS,
     AliasExistsException,
     ConnectionConfigException,
     ConnectionNotExistException,
@@ -34,6 +33,7 @@ from .errors import (
     PlainSecretWarning,
     ProbeException,
     ProfileException,
+    probe_failure,
 )
 from .layers import LayeredStore, ProfileSpec, open_store
 from .profile import Profile, ProfileStore, State
@@ -255,9 +255,8 @@ class Connections:
         except OSError as exc:
             raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
         if not result.healthy:
-            exc_class = PROBE_EXCEPTIONS[result.exit_code]
-            address = connection.address
-            raise exc_class(f"cannot connect {alias!r} ({address}): {result.reason}", result)
+            message = f"cannot connect {alias!r} ({connection.address}): {result.reason}"
+            raise probe_failure(result.status, message, result)
         return result
 
     def disconnect(self, alias: str) -> None:
@@ -449,8 +448,8 @@ class Connections:
         assert result is not None
         if not result.healthy:
             address = self.get_connection_addr(name).get("address", "")
-            exc_class = PROBE_EXCEPTIONS[result.exit_code]
-            raise exc_class(f"{name!r} ({address}) is not ready: {result.reason}", result)
+            message = f"{name!r} ({address}) is not ready: {result.reason}"
+            raise probe_failure(result.status, message, result)
         return result
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
