@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import AliasConfig
-from .errors import ConnectionConfigException, MilvusException
+from .connection import tls_files
+from .errors import MilvusException
 from .registry import AliasInfo
 
 if TYPE_CHECKING:
@@ -70,23 +71,19 @@ def _check_all(probes: "dict[str, health.Probe]") -> "dict[str, health.HealthRes
         return {}
     from .health import check_many
 
-    try:
+    with tls_files():  # a TLS file removed since _readable looked at it
         return dict(zip(probes, check_many(list(probes.values())), strict=True))
-    except OSError as exc:  # a TLS file removed since _readable looked at it
-        raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
 
 
 def _readable(probe: "health.Probe") -> "health.Probe":
     """The probe, once its TLS files were read: an unreadable one is this alias's error
     (exit 2, as for `connect`), not the failure of every channel opened with it."""
     target = probe.target
-    for path in (target.server_pem_path, target.ca_pem_path, target.client_pem_path,
-                 target.client_key_path):  # fmt: skip
-        if path:
-            try:
-                Path(path).read_bytes()
-            except OSError as exc:
-                raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+    paths = (target.server_pem_path, target.ca_pem_path, target.client_pem_path,
+             target.client_key_path)  # fmt: skip
+    with tls_files():
+        for path in filter(None, paths):
+            Path(path).read_bytes()
     return probe
 
 

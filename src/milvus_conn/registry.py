@@ -3,9 +3,9 @@
 Aliases live in the profile (one file, or several layered: layers.py); which of them
 are connected lives in this user's state file for it (paths.py), so `conn connect prod`
 in a shell and `connections.has_connection("prod")` in Python agree. Live handles
-(channels) are per process and opened lazily.
-Resolution order on `connect`, as pymilvus: explicit address/uri/host/port, then
-`$MILVUS_URI`, then the stored alias.
+(channels, connection.py) are per process and opened lazily. `Connections` reads the
+profile and state and hands what it read down: resolve.py turns an alias into what to
+connect with, connection.py probes it, handoff.py gives it to pymilvus.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
@@ -19,12 +19,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import address as addr
-from . import lite
+from . import edits, handoff, lite
+from . import resolve as res
 from .config import AliasConfig, check_alias, check_alias_type, check_printable, check_timeout
-from .credentials import resolve_secret
+from .connection import Connection, probe_of, run
 from .errors import (
-    AliasExistsException,
     ConnectionConfigException,
     ConnectionNotExistException,
     ExitCode,
@@ -44,110 +43,14 @@ if TYPE_CHECKING:  # the health core is imported only by what probes: offline co
     from . import health
     from .readiness import ReadySpec
 
-_CONNECT_OPTIONS = (
-    "secure",
-    "server_pem_path",
-    "server_name",
-    "client_pem_path",
-    "client_key_path",
-    "ca_pem_path",
-    "timeout",
-    "probe",
-    "health_service",
-    "password_env",
-    "token_env",
-)
-_IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")
-
+__all__ = ["AliasInfo", "Connection", "Connections", "builtin_alias"]
 
 _STATE_ONLY = ("since", "protocol")  # what the state file records beyond the config
 
 
 def builtin_alias() -> str:
-    """The name of the built-in alias: `$MILVUS_CONN_ALIAS`, as pymilvus reads it, else
-    `default`."""
-    return os.environ.get("MILVUS_CONN_ALIAS") or "default"
-
-
-class Connection:
-    """A live handle: the channel to an alias's server, its address, and `check()`."""
-
-    def __init__(
-        self,
-        alias: str,
-        config: AliasConfig,
-        credentials: "health.Credentials",
-        target: "health.Target",
-        result: "health.HealthResult | None" = None,
-    ) -> None:
-        self.alias = alias
-        self.config = config
-        self.result = result
-        self.answered_by = ""  # the protocol that answered when it was connected
-        self._credentials = credentials
-        self._target = target
-        self._channel: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def address(self) -> str:
-        return self.config.address
-
-    @property
-    def channel(self) -> Any:
-        """The grpc.Channel, opened on first use."""
-        from . import health
-
-        with self._lock:
-            if self._channel is None:
-                self._channel = health.open_channel(self._target)
-            return self._channel
-
-    def check(self, timeout: float | None = None) -> "health.HealthResult":
-        """Probe the server now on this handle's channel; never raises for server outcomes."""
-        from . import health
-
-        probe = self._probe(timeout, want_version=True)
-        self.result = health.check(probe, self.channel)
-        return self.result
-
-    @property
-    def server_version(self) -> str | None:
-        if self.result is None:  # a handle opened from the state file: ask once
-            self.check()
-        return self.result.server_version if self.result else None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._channel is not None:
-                self._channel.close()
-                self._channel = None
-
-    def _probe(
-        self,
-        timeout: float | None,
-        want_version: bool,
-        gates: "health.Gates | None" = None,
-        want_certificate: bool = False,
-        ready: "ReadySpec | None" = None,
-    ) -> "health.Probe":
-        from . import health
-
-        return health.Probe(
-            target=self._target,
-            credentials=self._credentials,
-            timeout=self.config.effective_timeout if timeout is None else check_timeout(timeout),
-            service=self.config.health_service,
-            protocol=self.config.probe,
-            want_version=want_version,
-            want_certificate=want_certificate,
-            gates=gates or health.NO_GATES,
-            first=self.answered_by or health.PROTOCOL_GRPC_HEALTH,
-            ready=ready,
-        )
-
-    def __repr__(self) -> str:
-        return f"<Connection alias={self.alias!r} address={self.address!r}>"
+    """The name of the built-in alias (resolve.py): `$MILVUS_CONN_ALIAS`, else `default`."""
+    return res.builtin_alias(os.environ)
 
 
 class AliasInfo(NamedTuple):
@@ -171,6 +74,7 @@ class Connections:
         """`profile`: a path, several joined by os.pathsep, or a sequence of paths."""
         self._profile = profile
         self._store: ProfileStore | LayeredStore | None = None
+        self._env = os.environ  # read live: resolution takes it as an argument
         self._lock = threading.RLock()
         self._handles: dict[str, Connection] = {}
         # Embedded Milvus Lite aliases live and die with this process: never in the files.
@@ -227,37 +131,23 @@ class Connections:
         authentication) and leaves no half-registered handle behind.
         """
         alias = check_alias(self.resolve_alias(alias))
-        check_printable("user", str(user or ""))
+        check_printable("user", str(user or ""))  # before Milvus Lite makes its file
         check_printable("db_name", str(db_name or ""))
         embedded = lite.is_local_db(kwargs.get("uri"))
         if embedded:
             kwargs["uri"] = lite.start(kwargs["uri"])
-        config, persist = self._resolve_config(alias, user, db_name, kwargs)
+        given = {**kwargs, "user": user, "password": password, "token": token}
+        resolved = self._resolve(alias, {**given, "db_name": db_name})
         try:
-            credentials = self._credentials(alias, config, user, password, token, db_name)
-            target = _target(config, self.store.base_for(alias))
-            connection = Connection(alias, config, credentials, target)
-            probe = connection._probe(None, True, gates, want_certificate, ready)
-            connection.result = self._probe_connect(alias, connection, probe, wait)
+            handle = Connection.of(resolved)
+            request = handle.probe(gates=gates, want_certificate=want_certificate, ready=ready)
+            handle.result = self._healthy(run(request, wait), f"cannot connect {alias!r}", handle)
         except (ProbeException, ProfileException, ConnectionConfigException):
             self.disconnect(alias)  # as pymilvus: a failed connect leaves no live connection
             raise
-        self._register(alias, connection, credentials.db_name, persist, embedded=embedded)
-        return connection
-
-    def _probe_connect(
-        self, alias: str, connection: Connection, probe: "health.Probe", wait: float
-    ) -> "health.HealthResult":
-        from . import health
-
-        try:
-            result = health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
-        except OSError as exc:
-            raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
-        if not result.healthy:
-            message = f"cannot connect {alias!r} ({connection.address}): {result.reason}"
-            raise probe_failure(result.status, message, result)
-        return result
+        db = resolved.credentials.db_name
+        self._register(alias, handle, db, resolved.persist, embedded=embedded)
+        return handle
 
     def disconnect(self, alias: str) -> None:
         """Close the live handle and forget the connected state; no-op when not connected."""
@@ -278,18 +168,7 @@ class Connections:
     def get_connection(self, alias: str | None = None) -> Connection | None:
         """The live handle, opened lazily (no probe) if another process connected it."""
         alias = check_alias_type(self.resolve_alias(alias))
-        with self._lock:
-            entry = self._connected().get(alias)
-            stored = self._config(alias)
-            handle = self._handles.get(alias)
-            if entry is None or stored is None:
-                if handle is not None:
-                    self._handles.pop(alias).close()
-                return None
-            if handle is None:
-                handle = self._handle_from_state(alias, entry, stored)
-                self._handles[alias] = handle
-            return handle
+        return self._handle(alias, self._config(alias))
 
     def list_connections(self) -> list[tuple[str, Connection | None]]:
         return [(alias, self.get_connection(alias)) for alias in self._configs()]
@@ -305,74 +184,47 @@ class Connections:
             return {k: v for k, v in entry.items() if k not in _STATE_ONLY}
         return {"address": config.address, "user": config.user, **config.public()}
 
-    # beyond pymilvus -----------------------------------------------------------------
+    # beyond pymilvus: resolution and hand-off ------------------------------------------
+
+    def resolve_alias(self, alias: str | None) -> str:
+        """The alias itself, or for an omitted one: `$MILVUS_CONN_ALIAS`, else the profile's
+        default (`conn use`), else `default`."""
+        if alias is not None:
+            return alias
+        return res.chosen_alias(None, self.store.load().default_alias, self._env)
+
+    def explain(self, alias: str | None = None, **options: Any) -> dict[str, Any]:
+        """Every setting `connect(alias, **options)` would use, with its source; no I/O
+        beyond reading the profile (`conn addr --explain`, `conn connect --explain`)."""
+        alias = check_alias(self.resolve_alias(alias))
+        given = {k: v for k, v in options.items() if v not in (None, "")}
+        resolved = self._resolve(alias, given)
+        return {k: {"value": resolved.shown(k), "source": s} for k, s in resolved.sources.items()}
 
     def client_kwargs(self, alias: str | None = None) -> dict[str, Any]:
         """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
-        alias = check_alias_type(self.resolve_alias(alias))
-        config = self._require(alias)
-        if addr.is_ipv6(config.address):
-            raise addr.pymilvus_refusal(alias, config.address)
-        credentials = self._credentials(alias, config, "", "", "", "default")
-        scheme = "https" if config.secure else "http"
-        uri = (
-            config.address if config.address.startswith("unix:") else f"{scheme}://{config.address}"
-        )
-        kwargs: dict[str, Any] = {
-            "uri": uri,
-            "user": credentials.user,
-            "password": credentials.password,
-            "token": credentials.token,
-            "db_name": credentials.db_name,
-            "timeout": config.effective_timeout,
-        }
-        tls = _target(config, self.store.base_for(alias))._asdict() if config.secure else {}
-        kwargs.update(tls)
-        kwargs.pop("address", None)
-        return {k: v for k, v in kwargs.items() if v not in ("", None)}
+        return handoff.client_kwargs(self._stored(check_alias_type(self.resolve_alias(alias))))
 
     def client(self, alias: str | None = None, **overrides: Any) -> "MilvusClient":
         """A ready `pymilvus.MilvusClient` for the alias: `client_kwargs(alias)`, updated
         with `overrides`. ImportError naming the `pymilvus` extra without pymilvus."""
-        from .handoff import pymilvus_class
-
-        return pymilvus_class("MilvusClient")(**{**self.client_kwargs(alias), **overrides})
+        kwargs = {**self.client_kwargs(alias), **overrides}
+        return handoff.pymilvus_class("MilvusClient")(**kwargs)
 
     def async_client(self, alias: str | None = None, **overrides: Any) -> "AsyncMilvusClient":
         """`client()`, as a `pymilvus.AsyncMilvusClient`."""
-        from .handoff import pymilvus_class
+        kwargs = {**self.client_kwargs(alias), **overrides}
+        return handoff.pymilvus_class("AsyncMilvusClient")(**kwargs)
 
-        return pymilvus_class("AsyncMilvusClient")(**{**self.client_kwargs(alias), **overrides})
+    def environment(
+        self, alias: str | None = None, *, with_secrets: bool = False
+    ) -> dict[str, str]:
+        """`conn env`: the variables pymilvus reads to reach the alias (handoff.py says
+        which). Secrets only when asked: inside MILVUS_URI, where pymilvus reads them."""
+        resolved = self._stored(check_alias(self.resolve_alias(alias)))
+        return handoff.environment(resolved, with_secrets=with_secrets)
 
-    def add(self, alias: str, *, force: bool = False, **options: Any) -> AliasConfig:
-        """`conn add`: store one alias, refusing to replace an existing one unless forced."""
-        check_alias(alias)
-        config = AliasConfig.from_options(options)
-
-        def change(profile: Profile) -> Profile:
-            if (alias in profile.aliases or alias in profile.broken) and not force:
-                raise AliasExistsException(
-                    f"alias {alias!r} already exists (use --force to replace it)"
-                )
-            self._refuse_readdress(alias, config.address)
-            return _with_aliases(profile, {alias: config})
-
-        self.store.update(change)
-        _warn_if_plain(alias, config)
-        return config
-
-    def remove(self, alias: str) -> None:
-        """`conn remove`: like `remove_connection`, but an unknown alias is an error."""
-        check_alias(alias)
-        stored = self.store.load()
-        if alias not in stored.aliases and alias not in stored.broken:
-            known = "built in" if alias == builtin_alias() else "unknown"
-            raise ConnectionNotExistException(f"alias {alias!r} is {known}; nothing to remove")
-        self.remove_connection(alias)
-
-    def require_known(self, alias: str) -> None:
-        """`conn disconnect`: an unknown alias is an error, not a no-op."""
-        self._require(check_alias(alias))
+    # beyond pymilvus: probes -----------------------------------------------------------
 
     def probe(
         self,
@@ -386,25 +238,10 @@ class Connections:
     ) -> "health.HealthResult | None":
         """`conn has`: the alias must exist and be connected; then, unless told not to,
         it must answer healthy (and ready, when asked) now, retrying for up to `wait` s."""
-        alias = check_alias(self.resolve_alias(alias))
-        self._require(alias)
-        if not self.has_connection(alias):
-            raise NotConnectedException(
-                f"alias {alias!r} is not connected (run: conn connect {alias})"
-            )
+        handle = self._live(check_alias(self.resolve_alias(alias)))
         if not probe:
             return None
-        from . import health
-
-        handle = self.get_connection(alias)
-        assert handle is not None
-        request = handle._probe(timeout, want_version=False, gates=gates, ready=ready)
-        try:
-            if wait > 0:
-                return health.wait_until_healthy(request, wait)
-            return health.check(request)
-        except OSError as exc:
-            raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+        return run(handle.probe(timeout, want_version=False, gates=gates, ready=ready), wait)
 
     def probe_many(
         self, aliases: Sequence[str], **options: Any
@@ -444,13 +281,9 @@ class Connections:
         except ValueError as exc:
             raise ConnectionConfigException(str(exc)) from None
         name = check_alias(self.resolve_alias(alias))
-        result = self.probe(name, wait=wait, timeout=timeout, ready=spec)
-        assert result is not None
-        if not result.healthy:
-            address = self.get_connection_addr(name).get("address", "")
-            message = f"{name!r} ({address}) is not ready: {result.reason}"
-            raise probe_failure(result.status, message, result)
-        return result
+        handle = self._live(name)
+        result = run(handle.probe(timeout, want_version=False, ready=spec), wait)
+        return self._healthy(result, f"{name!r}", handle, "is not ready")
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: every alias with its state; with `check`, all probed at once. An
@@ -466,7 +299,7 @@ class Connections:
             connected=self._connected(),
             chosen=self.resolve_alias(None),
             builtin=builtin,
-            probe_for=(lambda a, c: self._probe_for(a, c, timeout)) if check else None,
+            probe_for=(lambda a, c: self.probe_for(a, c, timeout)) if check else None,
             sources={a: p for a, p in self.store.sources().items() if a not in self._embedded},
         )
 
@@ -478,70 +311,44 @@ class Connections:
         check_timeout(interval, "interval")
         from . import watch
 
-        probe = self._probe_for(alias, self._require(alias), None)
+        probe = self.probe_for(alias, self._require(alias), None)
         return watch.changes(probe, interval=interval, until=until)
 
-    def explain(self, alias: str | None = None, **options: Any) -> dict[str, Any]:
-        """Every setting `connect(alias, **options)` would use, with its source; no I/O
-        beyond reading the profile (`conn addr --explain`, `conn connect --explain`)."""
-        from .explain import explain
+    def probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> "health.Probe":
+        """The probe of an alias (connected or not) with this config: `conn list --check`."""
+        return probe_of(self._stored(alias, config), timeout)
 
-        alias = check_alias(self.resolve_alias(alias))
-        given = {k: v for k, v in options.items() if v not in (None, "")}
-        user, db_name = given.pop("user", ""), given.pop("db_name", "default")
-        config, _ = self._resolve_config(alias, user, db_name, dict(given))
-        if user or _db(db_name):  # as connect's credentials: the options win over the profile
-            config = config.with_changes(
-                user=user or config.user, db_name=_db(db_name) or config.db_name
-            )
-        target = bool({"address", "uri", "host", "port"} & given.keys())
-        from_env = not target and bool(os.environ.get("MILVUS_URI"))
-        flags = {*given, *(("user",) if user else ()), *(("db_name",) if _db(db_name) else ())}
-        return explain(
-            alias,
-            config,
-            stored=not (target or from_env) and alias in self.store.load().aliases,
-            base_dir=self.store.base_for(alias),
-            stored_in=f"profile:{self.store.source_of(alias)}",
-            origin="flag" if target else "env:MILVUS_URI" if from_env else "uri",
-            flags=flags | ({"address"} if target else set()),
-        )
+    # beyond pymilvus: the profile -------------------------------------------------------
 
-    def resolve_alias(self, alias: str | None) -> str:
-        """The alias itself, or for an omitted one: `$MILVUS_CONN_ALIAS`, else the profile's
-        default (`conn use`), else `default`."""
-        if alias is not None:
-            return alias
-        return os.environ.get("MILVUS_CONN_ALIAS") or self.store.load().default_alias or "default"
+    def add(self, alias: str, *, force: bool = False, **options: Any) -> AliasConfig:
+        """`conn add`: store one alias, refusing to replace an existing one unless forced."""
+        config = AliasConfig.from_options(options) if check_alias(alias) else None
+        assert config is not None
+        self.store.update(edits.adding(alias, config, force=force, refuse=self._refuse_readdress))
+        _warn_if_plain(alias, config)
+        return config
+
+    def remove(self, alias: str) -> None:
+        """`conn remove`: like `remove_connection`, but an unknown alias is an error."""
+        check_alias(alias)
+        stored = self.store.load()
+        if alias not in stored.aliases and alias not in stored.broken:
+            known = "built in" if alias == res.builtin_alias(self._env) else "unknown"
+            raise ConnectionNotExistException(f"alias {alias!r} is {known}; nothing to remove")
+        self.remove_connection(alias)
+
+    def require_known(self, alias: str) -> None:
+        """`conn disconnect`: an unknown alias is an error, not a no-op."""
+        self._require(check_alias(alias))
 
     def use(self, alias: str) -> None:
         """`conn use`: make `alias` the one commands use when none is named."""
         self._require(check_alias(alias))
-        self.store.update(
-            lambda profile: (
-                profile if profile.default_alias == alias else profile.replace(default_alias=alias)
-            )
-        )
+        self.store.update(edits.using(alias))
 
     def export_profile(self, aliases: Sequence[str] = ()) -> str:
         """`conn export`: the profile (or some aliases) as TOML, plain secrets left out."""
-        import tomli_w
-
-        profile = self.store.load()
-        stored = profile.aliases
-        for alias in aliases:
-            if alias in profile.broken:
-                raise profile.broken[alias].error()
-            if alias not in stored:
-                raise ConnectionNotExistException(f"unknown alias {alias!r}")
-        chosen = {a: c for a, c in stored.items() if not aliases or a in aliases}
-        clean = {a: c.with_changes(password="", token="") for a, c in chosen.items()}
-        broken = {  # exported as written, but without plain secrets
-            a: b._replace(table=_without_secrets(b.table))
-            for a, b in profile.broken.items()
-            if not aliases or a in aliases
-        }
-        return tomli_w.dumps(Profile(clean, profile.extra, broken=broken).to_toml())
+        return edits.exported(self.store.load(), aliases)
 
     def import_profile(self, path: str | os.PathLike[str], *, force: bool = False) -> list[str]:
         """`conn import`: merge another profile's aliases; conflicts refused unless forced."""
@@ -552,42 +359,10 @@ class Connections:
             first = next(iter(loaded.broken.values()))
             raise ConnectionConfigException(f"{first.message} (nothing imported)")
         incoming = loaded.aliases
-
-        def change(profile: Profile) -> Profile:
-            clashes = [
-                a for a, c in incoming.items()
-                if a in profile.broken
-                or (a in profile.aliases and profile.aliases[a].to_table() != c.to_table())
-            ]  # fmt: skip
-            if clashes and not force:
-                raise AliasExistsException(
-                    f"{len(clashes)} alias(es) already exist with other settings: "
-                    f"{', '.join(map(repr, clashes))} (use --force to replace them)"
-                )
-            for alias, config in incoming.items():
-                self._refuse_readdress(alias, config.address)
-            return _with_aliases(profile, incoming, keep_extra=False)
-
-        self.store.update(change)
+        self.store.update(edits.importing(incoming, force=force, refuse=self._refuse_readdress))
         for alias, config in incoming.items():
             _warn_if_plain(alias, config)
         return list(incoming)
-
-    def environment(
-        self, alias: str | None = None, *, with_secrets: bool = False
-    ) -> dict[str, str]:
-        """`conn env`: the variables pymilvus reads to reach the alias (envvars.py says
-        which). Secrets only when asked: inside MILVUS_URI, where pymilvus reads them."""
-        from .envvars import variables
-
-        alias = check_alias(self.resolve_alias(alias))
-        config = self._require(alias)
-        if addr.is_ipv6(config.address):
-            raise addr.pymilvus_refusal(alias, config.address)
-        if not with_secrets:
-            return variables(alias, config)
-        secrets = self._credentials(alias, config, "", "", "", "default")
-        return variables(alias, config, secrets.password, secrets.token)
 
     def reset(self) -> None:
         """Close every live handle of this process (tests, and long-running programs)."""
@@ -598,6 +373,33 @@ class Connections:
 
     # internals -----------------------------------------------------------------------
 
+    def _resolve(self, alias: str, options: dict[str, Any]) -> res.Resolved:
+        """`connect`'s resolution: given options, then $MILVUS_URI, then the stored alias."""
+        stored = self._config(alias)
+        in_file = stored is not None and alias in self.store.load().aliases
+        resolved = res.resolve(
+            alias, stored, options, self._env, base_dir=self.store.base_for(alias),
+            stored_in=f"profile:{self.store.source_of(alias)}" if in_file else "",
+        )  # fmt: skip
+        if resolved.origin == "flag":
+            self._refuse_readdress(alias, resolved.config.address)
+        return resolved
+
+    def _stored(self, alias: str, config: AliasConfig | None = None, **given: Any) -> res.Resolved:
+        """The alias as stored (`config`, else the profile's): no $MILVUS_URI redirect."""
+        stored = self._require(alias) if config is None else config
+        base_dir = self.store.base_for(alias)
+        return res.resolve(alias, stored, given, self._env, base_dir=base_dir, env_uri=False)
+
+    def _healthy(
+        self, result: "health.HealthResult", what: str, handle: Connection, failed: str = ""
+    ) -> "health.HealthResult":
+        """The result if healthy, else its outcome's exception naming alias and address."""
+        if not result.healthy:
+            message = f"{what} ({handle.address}){' ' + failed if failed else ''}: {result.reason}"
+            raise probe_failure(result.status, message, result)
+        return result
+
     def _entries(self) -> tuple[dict[str, AliasConfig | MilvusException], str]:
         """Every alias, usable (its config) or not (its error); and the name of the
         implicit built-in default when it is in the list (else "")."""
@@ -605,22 +407,22 @@ class Connections:
         entries: dict[str, AliasConfig | MilvusException] = dict(profile.aliases)
         entries.update({alias: config for alias, (config, _) in self._embedded.items()})
         entries.update({alias: broken.error() for alias, broken in profile.broken.items()})
-        name = builtin_alias()
+        name = res.builtin_alias(self._env)
         if name in entries:
             return entries, ""
         try:
-            entries = {name: _builtin_default(), **entries}
+            entries = {name: res.builtin_config(self._env), **entries}
         except ConnectionConfigException as exc:  # $MILVUS_URI that does not parse
             entries = {name: exc, **entries}
-        return entries, "" if os.environ.get("MILVUS_URI") else name
+        return entries, "" if self._env.get("MILVUS_URI") else name
 
     def _configs(self) -> dict[str, AliasConfig]:
         """Stored aliases, plus the built-in default when the profile has none."""
         configs = dict(self.store.load().aliases)
         configs.update({alias: config for alias, (config, _) in self._embedded.items()})
-        name = builtin_alias()
+        name = res.builtin_alias(self._env)
         if name not in configs:
-            configs = {name: _builtin_default(), **configs}
+            configs = {name: res.builtin_config(self._env), **configs}
         return configs
 
     def _config(self, alias: str) -> AliasConfig | None:
@@ -633,8 +435,14 @@ class Connections:
         if broken is not None:
             raise broken.error()
         config = profile.aliases.get(alias)
-        if config is None and alias == builtin_alias():
-            return _builtin_default()
+        if config is None and alias == res.builtin_alias(self._env):
+            return res.builtin_config(self._env)
+        return config
+
+    def _require(self, alias: str) -> AliasConfig:
+        config = self._config(alias)
+        if config is None:
+            raise ConnectionNotExistException(f"unknown alias {alias!r}")
         return config
 
     def _connected(self) -> dict[str, dict[str, Any]]:
@@ -644,11 +452,40 @@ class Connections:
             return connected
         return {**connected, **{alias: entry for alias, (_, entry) in self._embedded.items()}}
 
-    def _require(self, alias: str) -> AliasConfig:
-        config = self._config(alias)
-        if config is None:
-            raise ConnectionNotExistException(f"unknown alias {alias!r}")
-        return config
+    def _live(self, alias: str) -> Connection:
+        """The handle of a known, connected alias: the profile and state read once each."""
+        handle = self._handle(alias, self._require(alias))
+        if handle is None:
+            raise NotConnectedException(
+                f"alias {alias!r} is not connected (run: conn connect {alias})"
+            )
+        return handle
+
+    def _handle(self, alias: str, stored: AliasConfig | None) -> Connection | None:
+        with self._lock:
+            entry = self._connected().get(alias)
+            handle = self._handles.get(alias)
+            if entry is None or stored is None:
+                if handle is not None:
+                    self._handles.pop(alias).close()
+                return None
+            if handle is None:
+                handle = self._handles[alias] = self._from_state(alias, entry, stored)
+            return handle
+
+    def _from_state(self, alias: str, entry: dict[str, Any], stored: AliasConfig) -> Connection:
+        """A handle for an alias another process connected: its config as recorded, its
+        secrets as the profile says."""
+        table = {k: v for k, v in entry.items() if k not in (*_STATE_ONLY, "db_name")}
+        try:
+            config = AliasConfig.from_table(table)
+        except ConnectionConfigException as exc:
+            raise ProfileException(f"{self.store.state_path}: alias {alias!r}: {exc}") from None
+        secrets = self._stored(alias, stored, user=config.user, db_name=entry.get("db_name"))
+        target = res.target_of(config, self.store.base_for(alias))
+        handle = Connection(alias, config, secrets.credentials, target)
+        handle.answered_by = entry.get("protocol") or ""
+        return handle
 
     def _refuse_readdress(self, alias: str, address: str) -> None:
         entry = self.store.load_state().connected.get(alias)
@@ -659,62 +496,8 @@ class Connections:
                 exit_code=ExitCode.FALSE,
             )
 
-    def _resolve_config(
-        self, alias: str, user: str, db_name: str, kwargs: dict[str, Any]
-    ) -> tuple[AliasConfig, bool]:
-        """The config to connect with, and whether it is new and should be stored."""
-        options = {k: v for k, v in kwargs.items() if k not in _IGNORED_OPTIONS}
-        unknown = sorted(set(options) - {*_CONNECT_OPTIONS, "address", "uri", "host", "port"})
-        if unknown:
-            raise ConnectionConfigException(f"unknown connection option(s): {', '.join(unknown)}")
-        stored = self._config(alias)
-        explicit = {k: options.pop(k) for k in ("address", "uri", "host", "port") if k in options}
-        if any(v not in ("", None) for v in explicit.values()):
-            config = AliasConfig.from_options(
-                {**explicit, **options, "user": user or None, "db_name": _db(db_name)}
-            )
-            self._refuse_readdress(alias, config.address)
-            return config, stored is None
-        env_uri = os.environ.get("MILVUS_URI", "")
-        if env_uri:
-            return AliasConfig.from_options({"uri": env_uri, **options}), False
-        if stored is None:
-            raise ConnectionConfigException(
-                f"You need to pass in the configuration of the connection named {alias!r} .",
-                exit_code=ExitCode.FALSE,
-            )
-        changes = {k: v for k, v in options.items() if v is not None}
-        return (stored.with_changes(**changes) if changes else stored), False
-
-    def _credentials(
-        self,
-        alias: str,
-        config: AliasConfig,
-        user: str,
-        password: str,
-        token: str,
-        db_name: str,
-    ) -> "health.Credentials":
-        """The user, db and secrets to send (credentials.py says where secrets come from)."""
-        from . import health
-
-        password, _ = resolve_secret(alias, config, "password", str(password or ""))
-        token, _ = resolve_secret(alias, config, "token", str(token or ""))
-        return health.Credentials(
-            user=str(user or "") or config.user,
-            password=password,
-            token=token,
-            db_name=_db(db_name) or config.db_name or "default",
-        )
-
     def _register(
-        self,
-        alias: str,
-        connection: Connection,
-        db_name: str,
-        persist: bool,
-        *,
-        embedded: bool = False,
+        self, alias: str, connection: Connection, db_name: str, persist: bool, *, embedded: bool
     ) -> None:
         entry = {
             "address": connection.address,
@@ -740,27 +523,6 @@ class Connections:
                 previous.close()
             self._handles[alias] = connection
 
-    def _handle_from_state(
-        self, alias: str, entry: dict[str, Any], stored: AliasConfig
-    ) -> Connection:
-        table = {k: v for k, v in entry.items() if k not in (*_STATE_ONLY, "db_name")}
-        try:
-            config = AliasConfig.from_table(table)
-        except ConnectionConfigException as exc:
-            raise ProfileException(f"{self.store.state_path}: alias {alias!r}: {exc}") from None
-        credentials = self._credentials(
-            alias, stored, config.user, "", "", entry.get("db_name", "")
-        )
-        handle = Connection(alias, config, credentials, _target(config, self.store.base_for(alias)))
-        handle.answered_by = entry.get("protocol") or ""
-        return handle
-
-    def _probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> "health.Probe":
-        credentials = self._credentials(alias, config, "", "", "", "default")
-        target = _target(config, self.store.base_for(alias))
-        connection = Connection(alias, config, credentials, target)
-        return connection._probe(timeout, want_version=True, want_certificate=True)
-
 
 def _warn_if_plain(alias: str, config: AliasConfig) -> None:
     if config.has_plain_secret:
@@ -770,30 +532,6 @@ def _warn_if_plain(alias: str, config: AliasConfig) -> None:
             PlainSecretWarning,
             stacklevel=3,
         )
-
-
-def _db(db_name: str) -> str:
-    """pymilvus's `db_name="default"` means "not chosen": a stored or URI db_name wins."""
-    return "" if db_name in ("default", None) else str(db_name)
-
-
-def _builtin_default() -> AliasConfig:
-    env_uri = os.environ.get("MILVUS_URI", "")
-    if env_uri:
-        return AliasConfig.from_options({"uri": env_uri})
-    return AliasConfig(address=f"{addr.DEFAULT_HOST}:{addr.DEFAULT_PORT}")
-
-
-def _target(config: AliasConfig, base_dir: Path) -> "health.Target":
-    """Relative TLS paths are read from `base_dir`: the defining profile's directory."""
-    from . import health
-
-    return health.Target(
-        address=config.address,
-        secure=config.secure,
-        server_name=config.server_name,
-        **config.resolved_tls_paths(base_dir),
-    )
 
 
 def _with_aliases(
@@ -827,12 +565,6 @@ def _without_alias(profile: Profile, alias: str) -> Profile:
         broken={a: b for a, b in profile.broken.items() if a != alias},
         default_alias=chosen,
     )
-
-
-def _without_secrets(table: Any) -> Any:
-    if not isinstance(table, dict):
-        return table
-    return {k: v for k, v in table.items() if k not in ("password", "token")}
 
 
 def _state_without(state: State, alias: str) -> State:

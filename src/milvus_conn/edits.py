@@ -1,0 +1,85 @@
+"""The pure changes `conn add`, `use`, `import` and `export` make to a profile.
+
+Each takes a `Profile` and returns a new one (or TOML text), raising before anything is
+written; registry.py applies them under the store's lock. `refuse` is the registry's
+check that an alias connected elsewhere keeps its address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .config import AliasConfig
+from .errors import AliasExistsException, ConnectionNotExistException
+from .profile import Profile
+
+Refuse = Callable[[str, str], None]  # (alias, address): raises if it may not change
+
+
+def adding(alias: str, config: AliasConfig, *, force: bool, refuse: Refuse) -> Any:
+    """`conn add`: store one alias; one that exists (even broken) only when forced."""
+    from .registry import _with_aliases
+
+    def change(profile: Profile) -> Profile:
+        if (alias in profile.aliases or alias in profile.broken) and not force:
+            raise AliasExistsException(
+                f"alias {alias!r} already exists (use --force to replace it)"
+            )
+        refuse(alias, config.address)
+        return _with_aliases(profile, {alias: config})
+
+    return change
+
+
+def importing(incoming: Mapping[str, AliasConfig], *, force: bool, refuse: Refuse) -> Any:
+    """`conn import`: merge aliases; one that exists with other settings only when forced."""
+    from .registry import _with_aliases
+
+    def change(profile: Profile) -> Profile:
+        clashes = [
+            a for a, c in incoming.items()
+            if a in profile.broken
+            or (a in profile.aliases and profile.aliases[a].to_table() != c.to_table())
+        ]  # fmt: skip
+        if clashes and not force:
+            raise AliasExistsException(
+                f"{len(clashes)} alias(es) already exist with other settings: "
+                f"{', '.join(map(repr, clashes))} (use --force to replace them)"
+            )
+        for alias, config in incoming.items():
+            refuse(alias, config.address)
+        return _with_aliases(profile, dict(incoming), keep_extra=False)
+
+    return change
+
+
+def using(alias: str) -> Any:
+    """`conn use`: the alias commands use when none is named."""
+    return lambda p: p if p.default_alias == alias else p.replace(default_alias=alias)
+
+
+def exported(profile: Profile, aliases: Sequence[str] = ()) -> str:
+    """`conn export`: the profile (or some aliases) as TOML, plain secrets left out."""
+    import tomli_w
+
+    stored = profile.aliases
+    for alias in aliases:
+        if alias in profile.broken:
+            raise profile.broken[alias].error()
+        if alias not in stored:
+            raise ConnectionNotExistException(f"unknown alias {alias!r}")
+    chosen = {a: c for a, c in stored.items() if not aliases or a in aliases}
+    clean = {a: c.with_changes(password="", token="") for a, c in chosen.items()}
+    broken = {  # exported as written, but without plain secrets
+        a: b._replace(table=_without_secrets(b.table))
+        for a, b in profile.broken.items()
+        if not aliases or a in aliases
+    }
+    return tomli_w.dumps(Profile(clean, profile.extra, broken=broken).to_toml())
+
+
+def _without_secrets(table: Any) -> Any:
+    if not isinstance(table, dict):
+        return table
+    return {k: v for k, v in table.items() if k not in ("password", "token")}
