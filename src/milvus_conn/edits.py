@@ -7,14 +7,32 @@ check that an alias connected elsewhere keeps its address.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from .config import AliasConfig
-from .errors import AliasExistsException, ConnectionNotExistException
-from .profile import Profile
+from .config import AliasConfig, check_alias
+from .errors import (
+    AliasExistsException,
+    ConnectionConfigException,
+    ConnectionNotExistException,
+    ProfileException,
+)
+from .profile import Profile, ProfileStore
 
 Refuse = Callable[[str, str], None]  # (alias, address): raises if it may not change
+
+
+def configs_of(kwargs: Mapping[str, Any]) -> dict[str, AliasConfig]:
+    """`add_connection(**kwargs)`'s aliases, each validated: all or none are stored."""
+    configs = {}
+    for alias, options in kwargs.items():
+        check_alias(alias)
+        if not isinstance(options, dict):
+            raise ConnectionConfigException(f"configuration of {alias!r} must be a dict")
+        configs[alias] = AliasConfig.from_options(dict(options))
+    return configs
 
 
 def adding(alias: str, config: AliasConfig, *, force: bool, refuse: Refuse) -> Any:
@@ -52,6 +70,17 @@ def importing(incoming: Mapping[str, AliasConfig], *, force: bool, refuse: Refus
         return _with_aliases(profile, dict(incoming), keep_extra=False)
 
     return change
+
+
+def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
+    """The aliases of a file to import; one unusable alias refuses the whole file."""
+    if not Path(path).is_file():
+        raise ProfileException(f"{path}: no such file")
+    loaded = ProfileStore(path).load()
+    if loaded.broken:  # refused as input, as `add` refuses it: nothing is written
+        first = next(iter(loaded.broken.values()))
+        raise ConnectionConfigException(f"{first.message} (nothing imported)")
+    return loaded.aliases
 
 
 def using(alias: str) -> Any:

@@ -8,7 +8,7 @@ machine without a Milvus on localhost:19530 does not fail a listing of healthy a
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,24 @@ def describe(
         )
         for alias, entry in entries.items()
     ]
+
+
+def each(fn: Callable[[str], Any], aliases: Sequence[str]) -> "list[Any | MilvusException]":
+    """`fn(alias)` for each alias at once (in threads); each answer is what it returned
+    or the error it raised for that alias alone."""
+
+    def one(alias: str) -> Any:
+        try:
+            return fn(alias)
+        except MilvusException as exc:
+            return exc
+
+    if len(aliases) == 1:
+        return [one(aliases[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(aliases), 64)) as pool:
+        return list(pool.map(one, aliases))
 
 
 def exit_code(infos: list[AliasInfo]) -> int:

@@ -44,6 +44,11 @@ def pymilvus_class(name: str) -> Any:
     return found
 
 
+def make(name: str, kwargs: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    """`pymilvus.<name>(**kwargs)`, with `overrides` laid over the alias's keywords."""
+    return pymilvus_class(name)(**{**kwargs, **overrides})
+
+
 def client_kwargs(resolved: Resolved) -> dict[str, Any]:
     """What `pymilvus.MilvusClient(**kwargs)` needs to reach the alias, secrets included."""
     refuse_ipv6(resolved.alias, resolved.config)

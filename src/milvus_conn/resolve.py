@@ -44,7 +44,7 @@ CONNECT_OPTIONS = (
 CREDENTIAL_KEYS = ("user", "password", "token", "db_name")
 IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")  # pymilvus's
 _KNOWN = {*TARGET_KEYS, *CONNECT_OPTIONS, *CREDENTIAL_KEYS}
-_FROM_URI = ("address", "secure", "user", "db_name")
+_DEFAULTS = AliasConfig._field_defaults
 SHOWN = tuple(
     name
     for name in AliasConfig._fields
@@ -125,12 +125,15 @@ def resolve(
     base_dir: Path = Path(),
     stored_in: str = "",
     env_uri: bool = True,
+    secrets_of: AliasConfig | None = None,
 ) -> Resolved:
     """Resolve `alias` from its `stored` config (None: not stored; the built-in one is
     the caller's to pass), the `options` given (connect's keywords, None = not given)
     and `env`. `stored_in` names the profile file that stores it ("" when it is built
     in or embedded); `env_uri=False` leaves `$MILVUS_URI` out (hand-off of a named
-    alias, which pymilvus's MilvusClient does not redirect either)."""
+    alias, which pymilvus's MilvusClient does not redirect either). `secrets_of` is the
+    config whose secret settings apply, when `stored` is the state file's record of a
+    connection (which keeps no secrets) rather than the profile's alias."""
     given = {k: v for k, v in options.items() if k not in IGNORED_OPTIONS}
     unknown = sorted(set(given) - _KNOWN)
     if unknown:
@@ -139,7 +142,7 @@ def resolve(
     db_name = _db(check_printable("db_name", str(given.pop("db_name", "") or "")))
     explicit = {kind: str(given.pop(kind, "") or "") for kind in SECRET_KINDS}
     config, origin = _config(alias, stored, given, env, user, db_name, env_uri)
-    credentials, secret_sources, missing = _secrets(alias, config, explicit, env)
+    credentials, secret_sources, missing = _secrets(alias, secrets_of or config, explicit, env)
     resolved = Resolved(
         alias,
         config,
@@ -209,14 +212,13 @@ def _sources(
     `$MILVUS_URI` or a flag's), an option given, the profile, or nobody (`default`)."""
     config, origin = resolved.config, resolved.origin
     from_uri = _uri_fields(resolved) if config.uri else set()
-    defaults = AliasConfig(address=config.address)
     sources = {}
     for name in SHOWN:
         if name in from_uri or (name == "uri" and origin != "uri"):
             sources[name] = origin
         elif name in flags or (name == "address" and origin == "flag"):
             sources[name] = "flag"
-        elif name != "address" and getattr(config, name) == getattr(defaults, name):
+        elif name != "address" and getattr(config, name) == _DEFAULTS[name]:
             sources[name] = "default"
         else:
             sources[name] = stored_in or "default"
