@@ -8,6 +8,7 @@ check that an alias connected elsewhere keeps its address.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from .errors import (
     AliasExistsException,
     ConnectionConfigException,
     ConnectionNotExistException,
+    PlainSecretWarning,
     ProfileException,
 )
 from .profile import Profile, ProfileStore
@@ -112,3 +114,15 @@ def _without_secrets(table: Any) -> Any:
     if not isinstance(table, dict):
         return table
     return {k: v for k, v in table.items() if k not in ("password", "token")}
+
+
+def warn_if_plain(configs: dict[str, AliasConfig]) -> None:
+    """Warn of each alias that keeps a plain secret in the profile."""
+    for alias, config in configs.items():
+        if config.has_plain_secret:
+            warnings.warn(
+                f"alias {alias!r} keeps a plain password or token in the profile; "
+                "prefer --password-env / --token-env",
+                PlainSecretWarning,
+                stacklevel=3,
+            )

@@ -10,15 +10,29 @@ machine without a Milvus on localhost:19530 does not fail a listing of healthy a
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .config import AliasConfig
 from .connection import tls_files
 from .errors import MilvusException
-from .registry import AliasInfo
 
 if TYPE_CHECKING:
     from . import health
+
+
+class AliasInfo(NamedTuple):
+    """One row of `conn list`: the alias, its config (shown only through public()) and
+    its state; `error` is what keeps this one alias from being used or probed."""
+
+    alias: str
+    config: AliasConfig | None  # its public() view is what may be shown; None if unusable
+    connected: bool
+    default: bool
+    health: "health.HealthResult | None" = None
+    builtin: bool = False  # the implicit `default`: not stored, no $MILVUS_URI
+    error: MilvusException | None = None
+    profile: Path | None = None  # the file that defines it (None: built in, or embedded)
+
 
 ProbeFor = Callable[[str, AliasConfig], "health.Probe"]
 

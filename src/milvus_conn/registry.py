@@ -2,21 +2,18 @@
 
 Aliases live in the profile (one file, or several layered: layers.py); which of them
 are connected lives in this user's state file for it (paths.py), so `conn connect prod`
-in a shell and `connections.has_connection("prod")` in Python agree. Live handles
-(channels, connection.py) are per process and opened lazily. `Connections` reads the
-profile and state and hands what it read down: resolve.py turns an alias into what to
-connect with, connection.py probes it, handoff.py gives it to pymilvus.
+in a shell and `connections.has_connection("prod")` in Python agree. `Connections` is
+short methods over: catalog.py (what exists, state, live handles), resolve.py (an alias
+into what to connect with), connection.py (probes), handoff.py (pymilvus), edits.py.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
-# ~0.5 ms per class on every start-up. Forward references are quoted instead.
-import os
-import warnings
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from __future__ import annotations
 
-from . import edits, handoff, lite
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import edits, fanout, handoff, lite
 from . import resolve as res
 from .catalog import STATE_ONLY, Catalog
 from .config import AliasConfig, check_alias, check_alias_type, check_printable, check_timeout
@@ -25,11 +22,11 @@ from .errors import (
     ConnectionConfigException,
     ConnectionNotExistException,
     MilvusException,
-    PlainSecretWarning,
     ProbeException,
     ProfileException,
     probe_failure,
 )
+from .fanout import AliasInfo
 from .layers import LayeredStore, ProfileSpec
 from .profile import Profile, ProfileStore, State
 
@@ -45,20 +42,6 @@ __all__ = ["AliasInfo", "Connection", "Connections", "builtin_alias"]
 def builtin_alias() -> str:
     """The name of the built-in alias (resolve.py): `$MILVUS_CONN_ALIAS`, else `default`."""
     return res.builtin_alias(os.environ)
-
-
-class AliasInfo(NamedTuple):
-    """One row of `conn list`: the alias, its config (shown only through public()) and
-    its state; `error` is what keeps this one alias from being used or probed."""
-
-    alias: str
-    config: AliasConfig | None  # its public() view is what may be shown; None if unusable
-    connected: bool
-    default: bool
-    health: "health.HealthResult | None" = None
-    builtin: bool = False  # the implicit `default`: not stored, no $MILVUS_URI
-    error: MilvusException | None = None
-    profile: Path | None = None  # the file that defines it (None: built in, or embedded)
 
 
 class Connections:
@@ -81,7 +64,7 @@ class Connections:
         for alias, config in configs.items():
             self._catalog.refuse_readdress(alias, config.address)
         self.store.update(lambda profile: _with_aliases(profile, configs))
-        _warn_if_plain(configs)
+        edits.warn_if_plain(configs)
 
     def remove_connection(self, alias: str) -> None:
         """Disconnect, then delete the alias; no error if it is absent (as pymilvus)."""
@@ -100,9 +83,9 @@ class Connections:
         token: str = "",
         *,
         wait: float = 0,
-        gates: "health.Gates | None" = None,
+        gates: health.Gates | None = None,
         want_certificate: bool = False,
-        ready: "ReadySpec | None" = None,
+        ready: ReadySpec | None = None,
         **kwargs: Any,
     ) -> Connection:
         """Probe the alias's server and register it as connected; a `ProbeException`
@@ -167,11 +150,11 @@ class Connections:
         alias = check_alias_type(self.resolve_alias(alias))
         return handoff.client_kwargs(self._catalog.stored(alias))
 
-    def client(self, alias: str | None = None, **overrides: Any) -> "MilvusClient":
+    def client(self, alias: str | None = None, **overrides: Any) -> MilvusClient:
         """A `pymilvus.MilvusClient` for the alias (ImportError naming the extra without)."""
         return handoff.make("MilvusClient", self.client_kwargs(alias), overrides)
 
-    def async_client(self, alias: str | None = None, **overrides: Any) -> "AsyncMilvusClient":
+    def async_client(self, alias: str | None = None, **overrides: Any) -> AsyncMilvusClient:
         """`client()`, as a `pymilvus.AsyncMilvusClient`."""
         return handoff.make("AsyncMilvusClient", self.client_kwargs(alias), overrides)
 
@@ -191,9 +174,9 @@ class Connections:
         probe: bool = True,
         wait: float = 0,
         timeout: float | None = None,
-        gates: "health.Gates | None" = None,
-        ready: "ReadySpec | None" = None,
-    ) -> "health.HealthResult | None":
+        gates: health.Gates | None = None,
+        ready: ReadySpec | None = None,
+    ) -> health.HealthResult | None:
         """`conn has`: known and connected; then (unless `probe=False`) healthy now, or
         within `wait` s (and ready, when asked)."""
         handle = self._catalog.live(check_alias(self.resolve_alias(alias)))
@@ -203,10 +186,8 @@ class Connections:
 
     def probe_many(
         self, aliases: Sequence[str], **options: Any
-    ) -> "list[health.HealthResult | MilvusException | None]":
+    ) -> list[health.HealthResult | MilvusException | None]:
         """`conn has A B C`: `probe` each alias at once; an answer per alias, or its error."""
-        from . import fanout
-
         return fanout.each(lambda alias: self.probe(alias, **options), aliases)
 
     def ready(
@@ -217,7 +198,7 @@ class Connections:
         loaded: bool = False,
         timeout: float | None = None,
         wait: float = 0,
-    ) -> "health.HealthResult":
+    ) -> health.HealthResult:
         """Healthy, its database usable with these credentials, each collection there (and
         loaded, with `loaded`); else a `ProbeException` subclass naming what is missing."""
         spec = _spec(collections, loaded)
@@ -228,8 +209,6 @@ class Connections:
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: a row per alias (its own error if unusable); `check` probes all."""
-        from . import fanout
-
         if timeout is not None:
             check_timeout(timeout)  # the command's own error, not one per row
         entries, builtin = self._catalog.entries()
@@ -244,7 +223,7 @@ class Connections:
 
     def watch(
         self, alias: str | None = None, *, interval: float = 2.0, until: float | None = None
-    ) -> "Iterator[health.HealthResult]":
+    ) -> Iterator[health.HealthResult]:
         """`conn watch`: the alias's health now, then each change of status."""
         alias = check_alias(self.resolve_alias(alias))
         check_timeout(interval, "interval")
@@ -253,7 +232,7 @@ class Connections:
         probe = self.probe_for(alias, self._catalog.require(alias), None)
         return watch.changes(probe, interval=interval, until=until)
 
-    def probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> "health.Probe":
+    def probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> health.Probe:
         """The probe of an alias (connected or not) with this config: `conn list --check`."""
         return probe_of(self._catalog.stored(alias, config), timeout)
 
@@ -265,7 +244,7 @@ class Connections:
         config = AliasConfig.from_options(options)
         refuse = self._catalog.refuse_readdress
         self.store.update(edits.adding(alias, config, force=force, refuse=refuse))
-        _warn_if_plain({alias: config})
+        edits.warn_if_plain({alias: config})
         return config
 
     def remove(self, alias: str) -> None:
@@ -295,7 +274,7 @@ class Connections:
         incoming = edits.read_import(path)
         refuse = self._catalog.refuse_readdress
         self.store.update(edits.importing(incoming, force=force, refuse=refuse))
-        _warn_if_plain(incoming)
+        edits.warn_if_plain(incoming)
         return list(incoming)
 
     def reset(self) -> None:
@@ -314,8 +293,8 @@ def _embedded(given: dict[str, Any]) -> bool:
 
 
 def _healthy(
-    result: "health.HealthResult", what: str, handle: Connection, failed: str = ""
-) -> "health.HealthResult":
+    result: health.HealthResult, what: str, handle: Connection, failed: str = ""
+) -> health.HealthResult:
     """The result if healthy, else its outcome's exception naming alias and address."""
     if not result.healthy:
         message = f"{what} ({handle.address}){failed}: {result.reason}"
@@ -323,24 +302,13 @@ def _healthy(
     return result
 
 
-def _spec(collections: Sequence[str], loaded: bool) -> "ReadySpec":
+def _spec(collections: Sequence[str], loaded: bool) -> ReadySpec:
     from .readiness import make_spec
 
     try:
         return make_spec(collections, loaded)
     except ValueError as exc:
         raise ConnectionConfigException(str(exc)) from None
-
-
-def _warn_if_plain(configs: dict[str, AliasConfig]) -> None:
-    for alias, config in configs.items():
-        if config.has_plain_secret:
-            warnings.warn(
-                f"alias {alias!r} keeps a plain password or token in the profile; "
-                "prefer --password-env / --token-env",
-                PlainSecretWarning,
-                stacklevel=3,
-            )
 
 
 def _with_aliases(

@@ -127,13 +127,13 @@ def resolve(
     env_uri: bool = True,
     secrets_of: AliasConfig | None = None,
 ) -> Resolved:
-    """Resolve `alias` from its `stored` config (None: not stored; the built-in one is
-    the caller's to pass), the `options` given (connect's keywords, None = not given)
-    and `env`. `stored_in` names the profile file that stores it ("" when it is built
-    in or embedded); `env_uri=False` leaves `$MILVUS_URI` out (hand-off of a named
-    alias, which pymilvus's MilvusClient does not redirect either). `secrets_of` is the
-    config whose secret settings apply, when `stored` is the state file's record of a
-    connection (which keeps no secrets) rather than the profile's alias."""
+    """`alias` from its `stored` config (None: not stored; the caller passes the built-in
+    one), the `options` given (connect's keywords; None = not given) and `env`.
+
+    `stored_in`: the profile file storing it ("" if built in or embedded). `env_uri=False`
+    leaves `$MILVUS_URI` out (handing a named alias to pymilvus's MilvusClient, which does
+    not redirect either). `secrets_of`: the config whose secret settings apply, when
+    `stored` is the state file's record of a connection (it keeps no secrets)."""
     given = {k: v for k, v in options.items() if k not in IGNORED_OPTIONS}
     unknown = sorted(set(given) - _KNOWN)
     if unknown:
@@ -142,23 +142,18 @@ def resolve(
     db_name = _db(check_printable("db_name", str(given.pop("db_name", "") or "")))
     explicit = {kind: str(given.pop(kind, "") or "") for kind in SECRET_KINDS}
     config, origin = _config(alias, stored, given, env, user, db_name, env_uri)
-    credentials, secret_sources, missing = _secrets(alias, secrets_of or config, explicit, env)
-    resolved = Resolved(
-        alias,
-        config,
-        Credentials(user or config.user, *credentials, db_name or config.db_name or "default"),
-        target_of(config, base_dir),
-        origin=origin,
-        persist=origin == "flag" and stored is None,
-        missing=missing,
+    stored_in = stored_in if origin == "uri" else ""
+    secrets, secret_sources, missing = _secrets(
+        alias, secrets_of or config, explicit, env, stored_in or origin
     )
+    credentials = Credentials(user or config.user, *secrets, db_name or config.db_name or "default")
+    resolved = Resolved(
+        alias, config, credentials, target_of(config, base_dir), origin=origin,
+        persist=origin == "flag" and stored is None, missing=missing,
+    )  # fmt: skip
     flags = {k for k, v in given.items() if v not in (None, "")}
     flags |= {name for name, value in (("user", user), ("db_name", db_name)) if value}
-    stored_in = stored_in if origin == "uri" else ""
     resolved.sources = _sources(resolved, flags, stored_in, env) | secret_sources
-    for kind in SECRET_KINDS:
-        if resolved.sources[kind] == "profile":  # in the file, or inside a URI
-            resolved.sources[kind] = stored_in or origin
     return resolved
 
 
@@ -190,9 +185,10 @@ def _config(
 
 
 def _secrets(
-    alias: str, config: AliasConfig, explicit: dict[str, str], env: Mapping[str, str]
+    alias: str, config: AliasConfig, explicit: dict[str, str], env: Mapping[str, str], kept: str
 ) -> tuple[tuple[str, str], dict[str, str], str]:
-    """(password, token), each one's source, and the error of an unset secret variable."""
+    """(password, token), each one's source, and the error of an unset secret variable.
+    `kept` is the source of one kept in the config (the profile file, or a URI's)."""
     values, sources, missing = [], {}, ""
     for kind in SECRET_KINDS:
         try:
@@ -201,6 +197,8 @@ def _secrets(
             value, source = "", f"env:{getattr(config, f'{kind}_env')} (not set)"
             missing = missing or exc.message
         values.append(value)
+        if source == "profile":  # in the file, or inside a URI
+            source = kept
         sources[kind] = source if value or source.endswith("(not set)") else "default"
     return (values[0], values[1]), sources, missing
 
