@@ -17,6 +17,7 @@ and refused where they could not be read back exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib import parse
 
@@ -44,9 +45,11 @@ def pymilvus_class(name: str) -> Any:
     return found
 
 
-def make(name: str, kwargs: dict[str, Any], overrides: dict[str, Any]) -> Any:
-    """`pymilvus.<name>(**kwargs)`, with `overrides` laid over the alias's keywords."""
-    return pymilvus_class(name)(**{**kwargs, **overrides})
+def make(name: str, kwargs: Callable[[], dict[str, Any]], overrides: dict[str, Any]) -> Any:
+    """`pymilvus.<name>(**kwargs())`, `overrides` laid over; a missing pymilvus is told
+    before the alias is looked up."""
+    found = pymilvus_class(name)
+    return found(**{**kwargs(), **overrides})
 
 
 def client_kwargs(resolved: Resolved) -> dict[str, Any]:

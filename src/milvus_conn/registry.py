@@ -136,7 +136,7 @@ class Connections:
 
     def resolve_alias(self, alias: str | None) -> str:
         """The alias, or for None the one commands use (`$MILVUS_CONN_ALIAS`, `conn use`)."""
-        return self._catalog.chosen(alias)
+        return alias if alias is not None else self._catalog.chosen(None)
 
     def explain(self, alias: str | None = None, **options: Any) -> dict[str, Any]:
         """`--explain`: each setting `connect(alias, **options)` would use, and its source."""
@@ -152,11 +152,11 @@ class Connections:
 
     def client(self, alias: str | None = None, **overrides: Any) -> MilvusClient:
         """A `pymilvus.MilvusClient` for the alias (ImportError naming the extra without)."""
-        return handoff.make("MilvusClient", self.client_kwargs(alias), overrides)
+        return handoff.make("MilvusClient", lambda: self.client_kwargs(alias), overrides)
 
     def async_client(self, alias: str | None = None, **overrides: Any) -> AsyncMilvusClient:
         """`client()`, as a `pymilvus.AsyncMilvusClient`."""
-        return handoff.make("AsyncMilvusClient", self.client_kwargs(alias), overrides)
+        return handoff.make("AsyncMilvusClient", lambda: self.client_kwargs(alias), overrides)
 
     def environment(
         self, alias: str | None = None, *, with_secrets: bool = False
