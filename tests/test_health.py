@@ -8,7 +8,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 
 from milvus_conn import health, wire
-from milvus_conn.errors import ExitCode
+from milvus_conn.errors import OUTCOMES, ExitCode
 from milvus_conn.health import Credentials, Probe, Target
 
 from . import servers
@@ -21,12 +21,14 @@ def probe(address: str, **kwargs) -> health.HealthResult:
 
 
 def test_exit_codes_match_the_cli_table():
-    assert health.EXIT_CODES == {
+    codes = {status: code for status, (code, _) in OUTCOMES.items()}
+    assert codes == {
         health.HEALTHY: ExitCode.OK,
         health.UNREACHABLE: ExitCode.UNREACHABLE,
         health.UNHEALTHY: ExitCode.UNHEALTHY,
         health.AUTH_FAILED: ExitCode.AUTH,
     }
+    assert all(health.HealthResult(status).exit_code == code for status, code in codes.items())
 
 
 def test_grpc_health_serving(serving):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 
 from .config import AliasConfig
 from .errors import ProfileException
@@ -22,21 +23,27 @@ def override_variable(alias: str, kind: str) -> str:
 
 
 def resolve_secret(
-    alias: str, config: AliasConfig, kind: str, explicit: str = ""
+    alias: str,
+    config: AliasConfig,
+    kind: str,
+    explicit: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
-    """(value, source): source is `explicit`, `env:NAME`, `profile` or `unset`."""
+    """(value, source): source is `explicit`, `env:NAME`, `profile` or `unset`. `env` is
+    the environment to read (the process's unless given)."""
+    env = os.environ if env is None else env
     if explicit:
         return explicit, "explicit"
     override = override_variable(alias, kind)
-    if os.environ.get(override):
-        return os.environ[override], f"env:{override}"
+    if env.get(override):
+        return env[override], f"env:{override}"
     variable = getattr(config, f"{kind}_env")
     if variable:
-        if variable not in os.environ:
+        if variable not in env:
             raise ProfileException(
                 f"alias {alias!r}: {kind}_env names ${variable}, which is not set in the "
                 "environment"
             )
-        return os.environ[variable], f"env:{variable}"
+        return env[variable], f"env:{variable}"
     plain = getattr(config, kind)
     return (plain, "profile") if plain else ("", "unset")

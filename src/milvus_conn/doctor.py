@@ -274,7 +274,7 @@ def _network(
                                  "be read (see tls above)"))  # fmt: skip
             continue
         try:
-            probes.append((alias, config, registry._probe_for(alias, config, timeout)))
+            probes.append((alias, config, registry.probe_for(alias, config, timeout)))
         except MilvusException as exc:
             found.append(Finding("network", FIX, f"{alias!r} not probed: {exc.message}"))
     try:

@@ -16,6 +16,10 @@
 
     PlainSecretWarning (a UserWarning)   a plain secret in the profile
 
+`OUTCOMES` is the one table from a probe's outcome (the health core's status names) to
+the exit code and the exception that reports it; `HealthResult.exit_code` reads it too.
+This module imports nothing, so the health core may use it and stay a leaf.
+
 The class names of pymilvus (`MilvusException`, `ConnectionConfigException`,
 `ConnectionNotExistException`) are kept so that code written against pymilvus's
 `connections` reads the same here. Messages never contain a password or token.
@@ -23,12 +27,12 @@ The class names of pymilvus (`MilvusException`, `ConnectionConfigException`,
 
 from __future__ import annotations
 
+from enum import IntEnum
 
-class ExitCode:
+
+class ExitCode(IntEnum):
     """The exit status of every `conn` command; README carries the same table.
-
-    Plain ints, not an IntEnum: defining an enum costs every run of `conn` half a
-    millisecond, and the values only ever reach `sys.exit` and JSON."""
+    An IntEnum: its members are ints for `sys.exit` and JSON, and print as numbers."""
 
     OK = 0
     FALSE = 1  # unknown alias, alias not connected, alias already exists
@@ -115,8 +119,18 @@ class PlainSecretWarning(UserWarning):
     """A password or token kept in plain text, or in a file others can read."""
 
 
-PROBE_EXCEPTIONS: dict[int, type[ProbeException]] = {
-    ExitCode.UNREACHABLE: ServerUnreachableException,
-    ExitCode.UNHEALTHY: ServerUnhealthyException,
-    ExitCode.AUTH: AuthenticationException,
+OUTCOMES: dict[str, tuple[ExitCode, type[ProbeException] | None]] = {
+    "healthy": (ExitCode.OK, None),
+    "unreachable": (ExitCode.UNREACHABLE, ServerUnreachableException),
+    "unhealthy": (ExitCode.UNHEALTHY, ServerUnhealthyException),
+    "auth_failed": (ExitCode.AUTH, AuthenticationException),
 }
+"""A probe's outcome (health status) -> (exit code, exception raised for it)."""
+
+
+def probe_failure(status: str, message: str, result: object) -> ProbeException:
+    """The exception for an outcome that is not healthy, carrying what the probe saw."""
+    exc_class = OUTCOMES[status][1]
+    if exc_class is None:
+        raise ValueError(f"{status!r} is not a failure")
+    return exc_class(message, result)

@@ -10,14 +10,29 @@ machine without a Milvus on localhost:19530 does not fail a listing of healthy a
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .config import AliasConfig
-from .errors import ConnectionConfigException, MilvusException
-from .registry import AliasInfo
+from .connection import tls_files
+from .errors import MilvusException
 
 if TYPE_CHECKING:
     from . import health
+
+
+class AliasInfo(NamedTuple):
+    """One row of `conn list`: the alias, its config (shown only through public()) and
+    its state; `error` is what keeps this one alias from being used or probed."""
+
+    alias: str
+    config: AliasConfig | None  # its public() view is what may be shown; None if unusable
+    connected: bool
+    default: bool
+    health: "health.HealthResult | None" = None
+    builtin: bool = False  # the implicit `default`: not stored, no $MILVUS_URI
+    error: MilvusException | None = None
+    profile: Path | None = None  # the file that defines it (None: built in, or embedded)
+
 
 ProbeFor = Callable[[str, AliasConfig], "health.Probe"]
 
@@ -58,6 +73,24 @@ def describe(
     ]
 
 
+def each(fn: Callable[[str], Any], aliases: Sequence[str]) -> "list[Any | MilvusException]":
+    """`fn(alias)` for each alias at once (in threads); each answer is what it returned
+    or the error it raised for that alias alone."""
+
+    def one(alias: str) -> Any:
+        try:
+            return fn(alias)
+        except MilvusException as exc:
+            return exc
+
+    if len(aliases) == 1:
+        return [one(aliases[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(aliases), 64)) as pool:
+        return list(pool.map(one, aliases))
+
+
 def exit_code(infos: list[AliasInfo]) -> int:
     """The highest code among the rows, the built-in default's outcome left out."""
     codes = [info.error.exit_code for info in infos if info.error is not None]
@@ -78,23 +111,19 @@ def _check_all(probes: "dict[str, health.Probe]") -> "dict[str, health.HealthRes
         return {}
     from .health import check_many
 
-    try:
+    with tls_files():  # a TLS file removed since _readable looked at it
         return dict(zip(probes, check_many(list(probes.values())), strict=True))
-    except OSError as exc:  # a TLS file removed since _readable looked at it
-        raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
 
 
 def _readable(probe: "health.Probe") -> "health.Probe":
     """The probe, once its TLS files were read: an unreadable one is this alias's error
     (exit 2, as for `connect`), not the failure of every channel opened with it."""
     target = probe.target
-    for path in (target.server_pem_path, target.ca_pem_path, target.client_pem_path,
-                 target.client_key_path):  # fmt: skip
-        if path:
-            try:
-                Path(path).read_bytes()
-            except OSError as exc:
-                raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+    paths = (target.server_pem_path, target.ca_pem_path, target.client_pem_path,
+             target.client_key_path)  # fmt: skip
+    with tls_files():
+        for path in filter(None, paths):
+            Path(path).read_bytes()
     return probe
 
 

@@ -17,12 +17,13 @@ on first use only.
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
-import binascii
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .channel import load_grpc, open_channel
+from .endpoint import Credentials, Target
+from .errors import OUTCOMES
 from .gates import NO_GATES, Gates, make_gates, missed_gate  # noqa: F401 (make_gates: the CLI)
 from .untrusted import server_text
 from .wire import decode_fields, encode_string_field, first, milvus_status
@@ -41,8 +42,6 @@ HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
 UNREACHABLE = "unreachable"
 AUTH_FAILED = "auth_failed"
-# The CLI's exit codes for each outcome (milvus_conn.errors.ExitCode; a test keeps them equal).
-EXIT_CODES = {HEALTHY: 0, UNREACHABLE: 3, UNHEALTHY: 4, AUTH_FAILED: 5}
 
 PROTOCOL_GRPC_HEALTH = "grpc-health"
 PROTOCOL_MILVUS = "milvus"
@@ -56,48 +55,6 @@ MAX_PAUSE = 2.0
 # The longest wait handed to gRPC or a socket: beyond ~290 years a deadline overflows,
 # and gRPC then fails at once with DEADLINE_EXCEEDED (`--timeout 1e308`).
 MAX_WAIT = 30 * 86400.0
-
-
-# Value objects are NamedTuples: frozen, and about a tenth of a dataclass's cost to define,
-# which every probing run pays at start-up.
-
-
-class Target(NamedTuple):
-    """Where to connect and how: the parts that make one gRPC channel."""
-
-    address: str
-    secure: bool = False
-    server_pem_path: str = ""
-    ca_pem_path: str = ""
-    client_pem_path: str = ""
-    client_key_path: str = ""
-    server_name: str = ""
-
-
-class Credentials(NamedTuple):
-    """Sent as metadata on every call, exactly as pymilvus sends them."""
-
-    user: str = ""
-    password: str = ""
-    token: str = ""
-    db_name: str = ""
-
-    def __repr__(self) -> str:
-        secrets = "password=<set> " if self.password else ""
-        secrets += "token=<set> " if self.token else ""
-        return f"Credentials(user={self.user!r} {secrets}db_name={self.db_name!r})"
-
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        pairs: list[tuple[str, str]] = []
-        secret = self.token or (
-            f"{self.user}:{self.password}" if self.user and self.password else ""
-        )
-        if secret:
-            encoded = binascii.b2a_base64(secret.encode(), newline=False).decode("ascii")
-            pairs.append(("authorization", encoded))  # base64, as pymilvus sends it
-        if self.db_name:
-            pairs.append(("dbname", self.db_name))
-        return tuple(pairs)
 
 
 class HealthResult(NamedTuple):
@@ -118,7 +75,7 @@ class HealthResult(NamedTuple):
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        return OUTCOMES[self.status][0]
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self._asdict().items() if k not in ("tls", "ready", "detail")}

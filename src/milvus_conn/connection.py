@@ -1,0 +1,158 @@
+"""The live handle of a connected alias, and the probes run for an alias.
+
+`Connection` holds one alias's channel (opened on first use) and builds the probe for
+it (`probe()`); `probe_request` builds one for a resolved alias that is not connected
+(`conn list --check`, `conn watch`, doctor). `run` runs a probe; `tls_files` is the one
+place where a TLS file that cannot be read becomes an error (exit 2, as a bad option).
+The health core (and grpc) is imported only when a probe is built or run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .config import AliasConfig, check_timeout
+from .endpoint import Credentials, Target
+from .errors import ConnectionConfigException
+
+if TYPE_CHECKING:
+    from . import health
+    from .readiness import ReadySpec
+    from .resolve import Resolved
+
+
+class Connection:
+    """A live handle: the channel to an alias's server, its address, and `check()`."""
+
+    def __init__(
+        self,
+        alias: str,
+        config: AliasConfig,
+        credentials: Credentials,
+        target: Target,
+        result: health.HealthResult | None = None,
+    ) -> None:
+        self.alias = alias
+        self.config = config
+        self.result = result
+        self.answered_by = ""  # the protocol that answered when it was connected
+        self._credentials = credentials
+        self._target = target
+        self._channel: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, resolved: Resolved) -> Connection:
+        """The handle for a resolved alias (raises if a secret it names is unset)."""
+        return cls(resolved.alias, resolved.config, resolved.credentials, resolved.target)
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+    @property
+    def channel(self) -> Any:
+        """The grpc.Channel, opened on first use."""
+        from . import health
+
+        with self._lock:
+            if self._channel is None:
+                self._channel = health.open_channel(self._target)
+            return self._channel
+
+    def probe(
+        self,
+        timeout: float | None = None,
+        *,
+        want_version: bool = True,
+        gates: health.Gates | None = None,
+        want_certificate: bool = False,
+        ready: ReadySpec | None = None,
+    ) -> health.Probe:
+        """The probe of this alias's server, asking first the protocol that answered it."""
+        return probe_request(
+            self.config, self._credentials, self._target, timeout=timeout,
+            want_version=want_version, gates=gates, want_certificate=want_certificate,
+            ready=ready, first=self.answered_by,
+        )  # fmt: skip
+
+    def check(self, timeout: float | None = None) -> health.HealthResult:
+        """Probe the server now on this handle's channel; never raises for server outcomes."""
+        from . import health
+
+        request = self.probe(timeout)
+        with tls_files():
+            self.result = health.check(request, self.channel)
+        return self.result
+
+    @property
+    def server_version(self) -> str | None:
+        if self.result is None:  # a handle opened from the state file: ask once
+            self.check()
+        return self.result.server_version if self.result else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
+    def __repr__(self) -> str:
+        return f"<Connection alias={self.alias!r} address={self.address!r}>"
+
+
+def probe_request(
+    config: AliasConfig,
+    credentials: Credentials,
+    target: Target,
+    *,
+    timeout: float | None = None,
+    want_version: bool = True,
+    gates: health.Gates | None = None,
+    want_certificate: bool = False,
+    ready: ReadySpec | None = None,
+    first: str = "",
+) -> health.Probe:
+    """One health check of `target`, as the alias's config says to probe it."""
+    from . import health
+
+    return health.Probe(
+        target=target,
+        credentials=credentials,
+        timeout=config.effective_timeout if timeout is None else check_timeout(timeout),
+        service=config.health_service,
+        protocol=config.probe,
+        want_version=want_version,
+        want_certificate=want_certificate,
+        **({"gates": gates} if gates else {}),
+        first=first or health.PROTOCOL_GRPC_HEALTH,
+        ready=ready,
+    )
+
+
+def probe_of(resolved: Resolved, timeout: float | None = None) -> health.Probe:
+    """The probe of a resolved alias that is not connected: version and certificate too."""
+    return probe_request(
+        resolved.config, resolved.credentials, resolved.target, timeout=timeout,
+        want_certificate=True,
+    )  # fmt: skip
+
+
+def run(probe: health.Probe, wait: float = 0) -> health.HealthResult:
+    """Run a probe now, or retry it until healthy for up to `wait` seconds."""
+    from . import health
+
+    with tls_files():
+        return health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
+
+
+@contextmanager
+def tls_files() -> Iterator[None]:
+    """An OSError while probing is a TLS file that cannot be read: the config's fault."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
