@@ -34,6 +34,20 @@ class AliasInfo(NamedTuple):
     profile: Path | None = None  # the file that defines it (None: built in, or embedded)
 
 
+class Answer(NamedTuple):
+    """One alias's answer to `conn has`: its public config (what the printed line and -v
+    show) and its result (None when not probed), or the error that alias alone raised."""
+
+    alias: str
+    config: dict[str, Any]
+    result: "health.HealthResult | None" = None
+    error: MilvusException | None = None
+
+    @property
+    def outcome(self) -> "health.HealthResult | MilvusException | None":
+        return self.error if self.error is not None else self.result
+
+
 ProbeFor = Callable[[str, AliasConfig], "health.Probe"]
 
 

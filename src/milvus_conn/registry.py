@@ -185,11 +185,18 @@ class Connections:
             return None
         return run(handle.probe(timeout, want_version=False, gates=gates, ready=ready), wait)
 
-    def probe_many(
-        self, aliases: Sequence[str], **options: Any
-    ) -> list[health.HealthResult | MilvusException | None]:
-        """`conn has A B C`: `probe` each alias at once; an answer per alias, or its error."""
-        return fanout.each(lambda alias: self.probe(alias, **options), aliases)
+    def probe_many(self, aliases: Sequence[str | None], **options: Any) -> list[fanout.Answer]:
+        """`conn has A B C`: each alias (None: the default one) probed at once, as `probe`
+        does; an answer per alias with its public config, or that alias's own error."""
+
+        def one(name: str) -> fanout.Answer:
+            try:
+                result = self.probe(name, **options)
+            except MilvusException as exc:
+                return fanout.Answer(name, {}, error=exc)
+            return fanout.Answer(name, self._catalog.live(name).config.public(), result)
+
+        return fanout.each(one, [self.resolve_alias(alias) for alias in aliases])
 
     def ready(
         self,

@@ -168,27 +168,24 @@ def has(
     run = session(ctx)
     if quiet:
         run.output = run.output.silenced()
-    names = [run.registry.resolve_alias(a) for a in aliases or [None]]
     answers = run.registry.probe_many(
-        names, probe=not no_probe, wait=wait, timeout=timeout,
+        aliases or [None], probe=not no_probe, wait=wait, timeout=timeout,
         gates=gates(min_version, max_latency, min_cert_days), ready=spec,
     )  # fmt: skip
     shown: list[Item] = []
     if as_json:
-        objects = [shapes.answer_json(n, a) for n, a in zip(names, answers, strict=True)]
-        shown.append(JsonItem(objects[0] if len(names) == 1 and not (all_ or any_) else objects))
-    for name, answer in zip(names, answers, strict=True):
-        if isinstance(answer, MilvusException):  # that alias's own error: no more lookups
-            shown.append(Reply(name, answer, ""))
+        objects = [shapes.answer_json(a.alias, a.outcome) for a in answers]
+        shown.append(JsonItem(objects[0] if len(answers) == 1 and not (all_ or any_) else objects))
+    for answer in answers:
+        if answer.error is not None:
+            shown.append(Reply(answer.alias, answer.error, ""))
             continue
-        if answer is None and as_json:
-            continue
-        config = run.registry.get_connection_addr(name)
-        if answer is not None:
-            shown += [Diag(line) for line in shapes.probe_lines(name, config, answer)]
+        if answer.result is not None:
+            lines = shapes.probe_lines(answer.alias, answer.config, answer.result)
+            shown += [Diag(line) for line in lines]
         if not as_json:
-            shown.append(Reply(name, answer, config.get("address", "")))
-    codes = [shapes.exit_code_of(answer) for answer in answers]
+            shown.append(Reply(answer.alias, answer.result, answer.config.get("address", "")))
+    codes = [shapes.exit_code_of(answer.outcome) for answer in answers]
     return Outcome(shown, combined_exit_code(codes, any_=any_))
 
 
