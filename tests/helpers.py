@@ -1,12 +1,23 @@
-"""Small helpers the test files share: the files of a profile, and the JSON shapes."""
+"""Small helpers the test files share: the files of a profile, the JSON shapes, the
+servers' statuses, the secrets no output may hold, wall-time bounds, and a lock holder."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from grpc_health.v1 import health_pb2
+from typer.testing import Result
 
 from milvus_conn import paths
 
-# DESIGN §3: what `has --json` and `connect --json` print, on success and failure alike.
+WRITER = Path(__file__).with_name("writer.py")  # processes that write, crash or hold locks
+
+# What `has --json` and `connect --json` print, on success and failure alike.
 OUTCOME_KEYS = {
     "alias",
     "exit_code",
@@ -51,3 +62,73 @@ def write_profile(profile: Path, text: str | bytes) -> bytes:
     profile.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
     profile.chmod(0o600)
     return profile.read_bytes()
+
+
+# servers -------------------------------------------------------------------------------
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+# secrets -------------------------------------------------------------------------------
+
+PASSWORD = "PW-7f3a9c-never-print-me"  # distinctive: found wherever it leaks
+TOKEN = "TOK-91c2e4-never-print-me"
+OVERRIDE = "Ovr-2hJ6-distinctive-Wb5"  # a CONN_<ALIAS>_PASSWORD that outranks PASSWORD
+PLAIN = "Pln-9cT1-distinctive-Yd4"  # a password written in the profile itself
+SECRETS = (PASSWORD, TOKEN, OVERRIDE, PLAIN)
+
+
+def assert_no_secret(*texts: object) -> None:
+    """No password or token of SECRETS in any of `texts` (outputs, errors, reprs, files)."""
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in str(text), f"secret leaked into: {text!r}"
+
+
+# time ----------------------------------------------------------------------------------
+
+# The one allowance for wall time. A command promised to end within T seconds (its
+# --timeout, --wait, --for or lock timeout) is checked against T + SLACK: the suite runs
+# on 2 cores shared with other suites, where a loaded machine adds process start-up,
+# thread switches and garbage collection to every run. Speed itself belongs in benchmarks/.
+SLACK = 1.0
+
+
+def within(seconds: float) -> float:
+    """The upper wall-time bound of something promised to end within `seconds`."""
+    return seconds + SLACK
+
+
+def timed(cli: Callable[..., Result], *args: str, code: int) -> tuple[float, Result]:
+    """Seconds `conn ARGS` took to exit with `code`, and its result."""
+    started = time.monotonic()
+    result = cli(*args, code=code)
+    return time.monotonic() - started, result
+
+
+# locks ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def lock_held(lock_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process (tests/writer.py hold) holding the flock of `lock_path` until it
+    is killed or the block ends."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, str(WRITER), "hold", str(lock_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stderr is not None
+        line = holder.stdout.readline()
+        assert line == "locked\n", holder.stderr.read()
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.wait(10)
+        for stream in (holder.stdout, holder.stderr):
+            if stream is not None:
+                stream.close()

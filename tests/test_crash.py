@@ -29,9 +29,16 @@ from milvus_conn import Connections, ProfileLockException
 
 from . import writer
 from .conftest import run_conn
-from .helpers import profile_lock, snapshot, state_file, state_lock
+from .helpers import (
+    WRITER,
+    lock_held,
+    profile_lock,
+    snapshot,
+    state_file,
+    state_lock,
+    within,
+)
 
-WRITER = Path(__file__).with_name("writer.py")
 KILLS = 50
 STEPS_PER_WRITER = 400  # far more than a writer can finish in KILL_WINDOW
 KILL_WINDOW = 0.06  # seconds after the writer is ready; kills land uniformly within it
@@ -90,11 +97,8 @@ def kill(process: subprocess.Popen[str]) -> str:
 def holder(profile: Path) -> Iterator[subprocess.Popen[str]]:
     """A live process holding the profile's lock."""
     profile.parent.mkdir(parents=True, exist_ok=True)
-    process = spawn("hold", str(profile_lock(profile)))
-    wait_for_line(process, "locked")
-    yield process
-    if process.poll() is None:
-        kill(process)
+    with lock_held(profile_lock(profile)) as process:
+        yield process
 
 
 # random kills -------------------------------------------------------------------------
@@ -220,7 +224,7 @@ def test_a_live_lock_not_obtained_in_time_exits_6_naming_the_lock_file(
     started = time.monotonic()
     result = cli("add", "blocked", "--address", "127.0.0.1:19530", code=6)
     elapsed = time.monotonic() - started
-    assert LOCK_TIMEOUT <= elapsed < LOCK_TIMEOUT + 0.5
+    assert LOCK_TIMEOUT <= elapsed < within(LOCK_TIMEOUT)
     assert result.stderr == (
         f"Error: could not lock {profile} within {LOCK_TIMEOUT:g} s: another conn "
         "is writing; try again (CONN_LOCK_TIMEOUT sets the wait)\n"

@@ -27,37 +27,29 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 
 from . import servers
-from .helpers import OUTCOME_KEYS, snapshot, state_file
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-PASSWORD = "Pw-7xQ9-distinctive-Zk3"  # never to be printed by any command
-TOKEN = "Tok-4mV8-distinctive-Rp2"
-OVERRIDE = "Ovr-2hJ6-distinctive-Wb5"
-PLAIN = "Pln-9cT1-distinctive-Yd4"
-SECRETS = (PASSWORD, TOKEN, OVERRIDE, PLAIN)
-
+from .helpers import (
+    NOT_SERVING,
+    OUTCOME_KEYS,
+    OVERRIDE,
+    PASSWORD,
+    PLAIN,
+    SERVING,
+    TOKEN,
+    assert_no_secret,
+    snapshot,
+    state_file,
+    timed,
+    within,
+)
 
 # helpers -------------------------------------------------------------------------------
 
 
-def assert_no_secret(*texts: str) -> None:
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in text
-
-
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def timed(cli, *args: str, code: int) -> tuple[float, object]:
-    started = time.monotonic()
-    result = cli(*args, code=code)
-    return time.monotonic() - started, result
 
 
 @contextlib.contextmanager
@@ -383,7 +375,7 @@ def test_has_probes_several_aliases_concurrently(cli):
             cli("connect", alias, "--address", server.address)
     with servers.silent_on(server.port):
         elapsed, _ = timed(cli, "has", "s1", "s2", "s3", "--timeout", "1", code=3)
-    assert elapsed < 2.0
+    assert elapsed < within(1)  # one timeout, not three
 
 
 def test_has_all_and_any_together_is_a_usage_error(cli, abc):
@@ -598,13 +590,13 @@ def test_watch_plain_lines_name_alias_and_status(cli, serving):
 def test_watch_for_bounds_the_run_time(cli, serving):
     cli("add", "svc", "--address", serving.address)
     elapsed, _ = timed(cli, "watch", "svc", "--for", "1", code=0)
-    assert 1 <= elapsed <= 2.5
+    assert 1 <= elapsed <= within(1)
 
 
 def test_watch_for_bounds_the_run_time_when_the_server_never_answers(cli, silent_server):
     cli("add", "quiet", "--address", silent_server.address)  # the alias timeout is 10 s
     elapsed, result = timed(cli, "watch", "quiet", "--for", "1", "--json", code=3)
-    assert elapsed <= 2.5
+    assert elapsed <= within(1)
     assert [line["status"] for line in json_lines(result.stdout)] == ["unreachable"]
 
 

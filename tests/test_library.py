@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from grpc_health.v1 import health_pb2
 
 import milvus_conn
 from milvus_conn import (
@@ -31,9 +30,8 @@ from milvus_conn import (
 from milvus_conn import errors as errors_module
 
 from . import servers
-from .helpers import state_file
+from .helpers import NOT_SERVING, state_file
 
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 ALICE = "alice:s3cr3t-Pa55"
 
 

@@ -7,11 +7,8 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,7 @@ from milvus_conn import (
 )
 from milvus_conn.profile import ProfileStore
 
-from .helpers import cache_file, profile_lock, state_file, state_lock, write_profile
+from .helpers import cache_file, lock_held, profile_lock, state_file, state_lock, write_profile
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,37 +31,9 @@ else:  # pragma: no cover - Python 3.10
 
 DATA = Path(__file__).parent / "data"
 
-HOLD_LOCK = """
-import fcntl, os, sys, time
-path = sys.argv[1]
-fd = os.open(path, os.O_RDONLY | (0 if os.path.isdir(path) else os.O_CREAT), 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-time.sleep(120)
-"""
-
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-@contextmanager
-def lock_held(lock_path: Path) -> Iterator[subprocess.Popen]:
-    """Another process holding the profile's flock until killed."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(lock_path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
-        yield holder
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-        holder.wait(10)
-        if holder.stdout is not None:
-            holder.stdout.close()
 
 
 # modes and exact contents ----------------------------------------------------------------
