@@ -214,3 +214,24 @@ def milvus_mtls(certs: Path) -> Iterator[MilvusServer]:
     server = _start(tls_mode=2, tls=_tls(certs))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def lite(cli, milvus_lite):
+    """Milvus Lite, stored as alias `lite` (not connected)."""
+    cli("add", "lite", "--address", milvus_lite.address)
+    return milvus_lite
+
+
+@pytest.fixture
+def connected_lite(cli, lite):
+    """Milvus Lite, stored and connected as alias `lite`."""
+    cli("connect", "lite")
+    return lite
+
+
+@pytest.fixture
+def liar() -> Iterator[servers.LyingServer]:
+    server = servers.LyingServer()
+    yield server
+    server.stop()

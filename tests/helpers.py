@@ -1,8 +1,12 @@
-"""Small helpers the test files share: the files of a profile, the JSON shapes, the
-servers' statuses, the secrets no output may hold, wall-time bounds, and a lock holder."""
+"""Small helpers the test files share: the files of a profile and hand-made profiles, the
+JSON shapes, the servers' statuses, the secrets no output may hold and the passwords the
+test servers accept, one-line errors, a pseudo-terminal, wall-time bounds, a lock holder."""
 
 from __future__ import annotations
 
+import json
+import os
+import pty
 import subprocess
 import sys
 import time
@@ -16,6 +20,29 @@ from typer.testing import Result
 from milvus_conn import paths
 
 WRITER = Path(__file__).with_name("writer.py")  # processes that write, crash or hold locks
+DATA = Path(__file__).parent / "data"  # reference profiles
+
+# profiles ------------------------------------------------------------------------------
+
+# A profile TOML cannot parse: `address =` has no value (line 4).
+CORRUPT = "version = 1\n\n[connections.a]\naddress = \n"
+
+# Broken aliases beside a good one: a bad port, a table without a target, a non-string
+# address. Each is that alias's fault alone.
+BROKEN = """version = 1
+[connections.good]
+address = "127.0.0.1:19531"
+
+[connections.badport]
+address = "127.0.0.1:99999"
+
+[connections.notable]
+x = 1
+y = "z"
+
+[connections.scalar_holder]
+address = 5
+"""
 
 # What `has --json` and `connect --json` print, on success and failure alike.
 OUTCOME_KEYS = {
@@ -56,6 +83,12 @@ def snapshot(profile: Path) -> dict[str, bytes | None]:
     return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_file(profile))}
 
 
+def state_of(profile: Path) -> dict:
+    """The aliases the state file records as connected ({} when there is none)."""
+    path = state_file(profile)
+    return json.loads(path.read_text())["connected"] if path.exists() else {}
+
+
 def write_profile(profile: Path, text: str | bytes) -> bytes:
     """Write a hand-made profile (0600, as conn would) and return its bytes."""
     profile.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +101,7 @@ def write_profile(profile: Path, text: str | bytes) -> bytes:
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+LATENCY = r"\d+\.\d ms"  # how a latency is printed
 
 # secrets -------------------------------------------------------------------------------
 
@@ -76,6 +110,9 @@ TOKEN = "TOK-91c2e4-never-print-me"
 OVERRIDE = "Ovr-2hJ6-distinctive-Wb5"  # a CONN_<ALIAS>_PASSWORD that outranks PASSWORD
 PLAIN = "Pln-9cT1-distinctive-Yd4"  # a password written in the profile itself
 SECRETS = (PASSWORD, TOKEN, OVERRIDE, PLAIN)
+ALICE_PASSWORD = "s3cr3t-Pa55"  # what auth_server accepts for user alice
+WRONG_PASSWORD = "Wr0ng-Pa55-q7Zx"
+ROOT_PASSWORD = "Milvus"  # the real Milvus server's root password
 
 
 def assert_no_secret(*texts: object) -> None:
@@ -83,6 +120,37 @@ def assert_no_secret(*texts: object) -> None:
     for text in texts:
         for secret in SECRETS:
             assert secret not in str(text), f"secret leaked into: {text!r}"
+
+
+# errors and terminals ------------------------------------------------------------------
+
+
+def one_error_line(stderr: str) -> str:
+    """`stderr` is exactly one `Error:` line."""
+    assert stderr.startswith("Error: ") and stderr.count("\n") == 1, stderr
+    return stderr
+
+
+def on_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """`conn ARGS` with stdout and stderr on a pseudo-terminal, as a user sees it."""
+    master, slave = pty.openpty()
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "milvus_conn", *args],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=environment,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return process.wait(60), b"".join(chunks).decode("utf-8", "replace")
 
 
 # time ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Issue 4, part 2: a writer killed at any moment leaves no torn file and no stuck lock.
+"""A writer killed at any moment leaves no torn file and no stuck lock.
 
 KILLS writer processes are SIGKILLed at random moments while they add, connect,
 disconnect and remove aliases (each step writes exactly one file). After every kill the
