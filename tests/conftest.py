@@ -47,6 +47,18 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_pooled_pymilvus_connection() -> Iterator[None]:
+    """pymilvus 3 keeps a MilvusClient's connection open after `close()`, pooled for the
+    next client of the same address. Left idle, its keepalive pings get it refused by Milvus
+    Lite (GOAWAY too_many_pings) about 30 s later, and a later test's new client would
+    inherit the refused connection. Each test file closes what its tests left open."""
+    yield
+    manager = sys.modules.get("pymilvus.client.connection_manager")
+    if manager is not None:
+        manager.ConnectionManager.get_instance().close_all()
+
+
 @pytest.fixture
 def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The profile the CLI and the library use in this test (not created yet)."""

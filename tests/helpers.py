@@ -131,10 +131,10 @@ def one_error_line(stderr: str) -> str:
     return stderr
 
 
-def on_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+def on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """`conn ARGS` with stdout and stderr on a pseudo-terminal, as a user sees it."""
     master, slave = pty.openpty()
-    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", **env}
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "milvus_conn", *args],
         stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=environment,

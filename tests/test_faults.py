@@ -27,8 +27,6 @@ from . import servers
 from .helpers import NOT_SERVING, one_error_line, timed, within
 
 T = 1.0  # the --timeout of every probe here
-
-
 WAIT = 1.5  # --wait S
 
 

@@ -5,43 +5,12 @@ never a secret."""
 from __future__ import annotations
 
 import base64
-import os
-import pty
-import subprocess
-import sys
 
 import pytest
 
 from milvus_conn import Connections
 
 from .helpers import ALICE_PASSWORD, on_terminal
-
-
-def run_on_terminal(*args: str) -> tuple[int, str]:
-    """`conn ARGS` with its stdout on a pseudo-terminal: what a user sees."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "milvus_conn", *args],
-            stdout=follower,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "TERM": "xterm"},
-            timeout=60,
-            check=False,
-        )
-    finally:
-        os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the terminal is closed and drained
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    return done.returncode, b"".join(chunks).decode()
 
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["addr", "lite"]])
@@ -62,10 +31,10 @@ def test_quiet_still_prints_errors(cli, lite):
 
 
 def test_quiet_list_on_a_terminal_prints_nothing(lite, profile):
-    code, shown = run_on_terminal("list")
+    code, shown = on_terminal("list")
     assert code == 0
     assert "ALIAS" in shown  # the control: without -q, a table is drawn on the terminal
-    code, shown = run_on_terminal("-q", "list")
+    code, shown = on_terminal("-q", "list")
     assert code == 0
     assert shown == ""
 
