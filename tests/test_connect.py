@@ -1,6 +1,10 @@
 """`conn connect` and `conn disconnect`: the outcome printed (text and JSON), the
 recorded state, every failure's exit code, a `.db` file as an in-process Milvus Lite,
-and what a real process shares with the next one. Servers are real, on 127.0.0.1."""
+and what a real process shares with the next one. Servers are real, on 127.0.0.1.
+
+Elsewhere, by feature: credentials in test_credentials.py, TLS in test_tls.py, the gates
+in test_gates.py, `--ready` in test_ready.py, network faults in test_faults.py, and the
+library's `connect` in test_library.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """`conn has`: one alias or several (`--all`/`--any`), its exit code for every outcome
 within the timeout, `--wait`, `--no-probe`, `--quiet`, and an alias that is broken
-among good ones. Servers are real, on 127.0.0.1."""
+among good ones. Servers are real, on 127.0.0.1.
+
+Elsewhere, by feature: the gates (`--min-version`, `--max-latency`) in test_gates.py,
+`--min-cert-days` in test_tls.py, `--ready`/`--collection` in test_ready.py, and the
+time bounds of every network fault in test_faults.py."""
 
 from __future__ import annotations
 
