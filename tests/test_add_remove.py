@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import stat
 
-from .helpers import (
-    DATA,
-    write_profile,
-)
+from .helpers import DATA, write_profile
+
+# add -----------------------------------------------------------------------------------
 
 
 def test_add_stores_the_alias_and_prints_its_address(cli, profile):
@@ -19,7 +18,7 @@ def test_add_stores_the_alias_and_prints_its_address(cli, profile):
     assert "[connections.a]" in profile.read_text()
 
 
-def test_add_writes_the_profile_of_design_section_4(cli, profile, monkeypatch):
+def test_add_writes_the_reference_profile_byte_for_byte(cli, profile, monkeypatch):
     monkeypatch.setenv("PROD_MILVUS_PW", "never-stored-9Kq")
     cli(
         "add", "prod", "--uri", "https://milvus.prod.example:19530", "--user", "ci",
@@ -80,6 +79,9 @@ def test_add_without_a_profile_option_uses_the_app_directory(cli, monkeypatch, t
     assert stat.S_IMODE(default.parent.stat().st_mode) == 0o700
 
 
+# remove --------------------------------------------------------------------------------
+
+
 def test_remove_deletes_a_connected_alias_and_its_state(cli, connected_lite, registry):
     assert cli("remove", "lite").stdout == "Removed lite\n"
     assert registry.has_connection("lite") is False
@@ -90,6 +92,9 @@ def test_remove_deletes_a_connected_alias_and_its_state(cli, connected_lite, reg
 def test_remove_of_an_unknown_alias_exits_1(cli):
     result = cli("remove", "nope", code=1)
     assert result.stderr == "Error: alias 'nope' is unknown; nothing to remove\n"
+
+
+# odd values ----------------------------------------------------------------------------
 
 
 def test_a_huge_value_and_unicode_round_trip_and_list(cli, profile):

@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import json
 
-from .helpers import (
-    OVERRIDE,
-    PASSWORD,
-    PLAIN,
-    TOKEN,
-    assert_no_secret,
-    snapshot,
-    state_file,
-)
+from .helpers import OVERRIDE, PASSWORD, PLAIN, TOKEN, assert_no_secret, snapshot, state_file
+
+# conn addr -----------------------------------------------------------------------------
 
 
 def test_addr_prints_the_address_alone(cli, lite):
@@ -44,6 +38,9 @@ def test_addr_of_the_builtin_default(cli):
 
 def test_addr_of_an_unknown_alias_exits_1(cli):
     assert cli("addr", "nope", code=1).stderr == "Error: unknown alias 'nope'\n"
+
+
+# --explain -----------------------------------------------------------------------------
 
 
 def explain(cli, alias: str) -> dict:

@@ -12,6 +12,8 @@ from milvus_conn.errors import ProfileException
 
 from .helpers import BROKEN, write_profile
 
+# one alias's problem is that alias's row -----------------------------------------------
+
 
 def test_list_check_answers_every_alias_when_one_names_an_unset_variable(cli, serving):
     cli("add", "good", "--address", serving.address)
@@ -111,6 +113,9 @@ def test_a_profile_that_is_not_toml_is_still_a_whole_file_error(cli, profile):
     assert result.stdout == ""
     cli("add", "b", "--address", "127.0.0.1:1", code=6)
     assert profile.read_bytes() == before
+
+
+# a bad option is the command's error, not every row's ----------------------------------
 
 
 def test_a_bad_timeout_is_the_commands_error_not_every_rows(cli, serving):

@@ -18,11 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from milvus_conn import (
-    Connection,
-    Connections,
-    MilvusException,
-)
+from milvus_conn import Connection, Connections, MilvusException
 
 from . import writer
 from .helpers import state_file, state_of

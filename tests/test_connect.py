@@ -23,14 +23,9 @@ from milvus_conn import ConnectionConfigException, Connections
 
 from . import servers
 from .conftest import run_conn
-from .helpers import (
-    LATENCY,
-    NOT_SERVING,
-    OUTCOME_KEYS,
-    state_file,
-    timed,
-    within,
-)
+from .helpers import LATENCY, NOT_SERVING, OUTCOME_KEYS, state_file, timed, within
+
+# connect -------------------------------------------------------------------------------
 
 
 def test_connect_milvus_lite_prints_version_and_latency(cli, lite):
@@ -126,6 +121,9 @@ def test_connect_state_file_is_0600(cli, connected_lite, profile):
     assert stat.S_IMODE(state_file(profile).stat().st_mode) == 0o600
 
 
+# disconnect ----------------------------------------------------------------------------
+
+
 def test_disconnect_forgets_the_connected_state(cli, connected_lite, registry):
     assert cli("disconnect", "lite").stdout == "Disconnected lite\n"
     assert registry.has_connection("lite") is False
@@ -137,6 +135,9 @@ def test_disconnect_of_an_alias_not_connected_exits_0(cli, lite):
 
 def test_disconnect_of_an_unknown_alias_exits_1(cli):
     assert cli("disconnect", "nope", code=1).stderr == "Error: unknown alias 'nope'\n"
+
+
+# real processes ------------------------------------------------------------------------
 
 
 def test_connect_in_a_process_is_seen_by_a_fresh_registry(lite, profile):
@@ -155,6 +156,9 @@ def test_a_db_uri_is_refused_with_the_reason(cli, profile, tmp_path):
         result = cli(command, "local", "--uri", str(tmp_path / "demo.db"), code=2)
         assert result.stderr.startswith("Error: a .db uri runs Milvus Lite inside the Python")
     assert not profile.exists()
+
+
+# a .db file: an embedded Milvus Lite ---------------------------------------------------
 
 
 @pytest.fixture
@@ -205,6 +209,9 @@ def test_a_db_file_in_a_missing_directory_is_a_config_error(registry, profile, t
     with pytest.raises(ConnectionConfigException, match="not exists"):
         registry.connect("local", uri=str(missing))
     assert not profile.exists()
+
+
+# the real Milvus 2.3.5 -----------------------------------------------------------------
 
 
 @pytest.mark.slow

@@ -29,15 +29,7 @@ from milvus_conn import Connections, ProfileLockException
 
 from . import writer
 from .conftest import run_conn
-from .helpers import (
-    WRITER,
-    lock_held,
-    profile_lock,
-    snapshot,
-    state_file,
-    state_lock,
-    within,
-)
+from .helpers import WRITER, lock_held, profile_lock, snapshot, state_file, state_lock, within
 
 KILLS = 50
 STEPS_PER_WRITER = 400  # far more than a writer can finish in KILL_WINDOW

@@ -9,18 +9,12 @@ import time
 
 import pytest
 
-from milvus_conn import (
-    AuthenticationException,
-    ProfileException,
-)
+from milvus_conn import AuthenticationException, ProfileException
 
 from .conftest import run_conn
-from .helpers import (
-    ALICE_PASSWORD,
-    ROOT_PASSWORD,
-    WRONG_PASSWORD,
-    state_file,
-)
+from .helpers import ALICE_PASSWORD, ROOT_PASSWORD, WRONG_PASSWORD, state_file
+
+# conn connect with credentials ---------------------------------------------------------
 
 
 def test_connect_with_the_right_password_env_exits_0(cli, auth_server, monkeypatch):
@@ -62,6 +56,9 @@ def test_process_password_stdin_is_read_and_never_shown(auth_server, profile):
     assert done.returncode == 0, done.stderr
     assert ALICE_PASSWORD not in done.stdout + done.stderr
     assert ALICE_PASSWORD.encode() not in profile.read_bytes() + state_file(profile).read_bytes()
+
+
+# the library ---------------------------------------------------------------------------
 
 
 ALICE = "alice:s3cr3t-Pa55"
@@ -126,6 +123,9 @@ def test_connection_errors_never_show_the_password(registry, auth_server):
         registry.connect("au", address=auth_server.address, user="alice", password="Wr0ngPw")
     assert "Wr0ngPw" not in str(info.value)
     assert "Wr0ngPw" not in repr(info.value.result)
+
+
+# the real Milvus 2.3.5 with authentication ---------------------------------------------
 
 
 @pytest.mark.slow

@@ -9,13 +9,13 @@ import re
 
 import pytest
 
-from milvus_conn import (
-    Connections,
-)
+from milvus_conn import Connections
 
 from . import servers
 from .conftest import run_conn
 from .helpers import snapshot
+
+# conn use ------------------------------------------------------------------------------
 
 
 def first_column(text: str) -> list[str]:
@@ -95,6 +95,9 @@ def test_library_connect_without_alias_uses_the_chosen_default(used_lite, regist
     assert registry.has_connection("lite") is True
 
 
+# real processes ------------------------------------------------------------------------
+
+
 def test_process_use_then_addr_without_alias(lite, profile):
     done = run_conn("use", "lite")
     assert done.returncode == 0, done.stderr
@@ -105,6 +108,9 @@ def test_process_use_then_addr_without_alias(lite, profile):
 
 def test_fresh_registry_sees_the_default_chosen_by_conn_use(used_lite, profile):
     assert Connections(profile=profile).resolve_alias(None) == "lite"
+
+
+# the built-in default does not fail a listing ------------------------------------------
 
 
 def test_the_builtin_default_is_marked_and_does_not_count(cli, serving):
@@ -132,6 +138,9 @@ def test_a_default_from_milvus_uri_counts_like_any_alias(cli, serving, monkeypat
     monkeypatch.setenv("MILVUS_CONN_TIMEOUT", "1")
     rows = json.loads(cli("list", "--check", "--json", code=3).stdout)
     assert rows[0]["alias"] == "default" and rows[0]["builtin"] is False
+
+
+# the built-in default alias, through the library ---------------------------------------
 
 
 def test_builtin_default_alias_exists_when_profile_has_none(registry):

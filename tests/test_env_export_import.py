@@ -16,6 +16,9 @@ import pytest
 
 from .helpers import CORRUPT, snapshot, write_profile
 
+# conn env ------------------------------------------------------------------------------
+
+
 PASSWORD = "p@ss w'rd:/x-Q7"  # needs URL-quoting and shell-quoting
 
 
@@ -210,6 +213,9 @@ def test_env_with_secrets_lets_pymilvus_authenticate_to_real_milvus(profile, cli
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+# conn export / conn import -------------------------------------------------------------
 
 
 SHARED = (

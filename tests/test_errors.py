@@ -8,12 +8,10 @@ import pytest
 
 from . import servers
 from .conftest import run_conn
-from .helpers import (
-    CORRUPT,
-    WRONG_PASSWORD,
-    snapshot,
-    write_profile,
-)
+from .helpers import CORRUPT, WRONG_PASSWORD, snapshot, write_profile
+
+# usage errors (exit 2), all rejected before the profile is touched ---------------------
+
 
 TLS_OFF = "given but TLS is off: add --secure (secure = true) or use an https:// uri"
 
@@ -63,6 +61,9 @@ def test_conflicting_or_malformed_option_exits_2(cli, profile, args, message):
     assert not profile.parent.exists()
 
 
+# a rejected command changes nothing ----------------------------------------------------
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -97,6 +98,9 @@ def test_rejected_command_leaves_profile_and_state_byte_identical(
     assert snapshot(profile) == before
 
 
+# errors are one line on stderr ---------------------------------------------------------
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -125,6 +129,9 @@ def test_a_profile_error_is_one_line_on_stderr(cli, profile):
 def test_a_conflicting_option_error_is_one_line_on_stderr(cli):
     result = cli("add", "a", "--uri", "http://h:1", "--host", "h", code=2)
     assert result.stderr == "Error: give only one of --uri, --host\n"
+
+
+# real processes ------------------------------------------------------------------------
 
 
 def test_process_error_is_one_line_on_real_stderr(profile):

@@ -26,6 +26,9 @@ from milvus_conn.health import Target, _unavailable
 from . import servers
 from .helpers import NOT_SERVING, one_error_line, timed, within
 
+# network faults ------------------------------------------------------------------------
+
+
 T = 1.0  # the --timeout of every probe here
 WAIT = 1.5  # --wait S
 
@@ -299,6 +302,9 @@ def test_connect_json_reports_the_fault_code(cli, http1_server):
     assert (data["exit_code"], data["status"]) == (4, "unhealthy")
 
 
+# errors read as sentences --------------------------------------------------------------
+
+
 def test_a_dns_failure_reads_as_a_sentence():
     details = (
         "errors resolving x.example:19530: [field:hostname lookup error:address lookup "
@@ -348,6 +354,9 @@ def test_an_odd_status_reads_as_a_sentence(cli, liar):
     liar.abort = (grpc.StatusCode.INTERNAL, "db exploded")
     result = cli("connect", "l", "--address", liar.address, code=4)
     assert "the server failed the check (INTERNAL): db exploded" in result.stderr
+
+
+# a huge timeout ------------------------------------------------------------------------
 
 
 def test_a_huge_timeout_waits_instead_of_failing_at_once(cli):

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+# --min-version and --max-latency -------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ import uuid
 import pytest
 from pymilvus import AsyncMilvusClient, MilvusClient
 
-from milvus_conn import (
-    Connections,
-)
+from milvus_conn import Connections
 
 from .certs import SERVER_NAME
 from .helpers import ROOT_PASSWORD

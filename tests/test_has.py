@@ -33,6 +33,8 @@ from .helpers import (
     write_profile,
 )
 
+# one alias -----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def own_server(cli) -> Iterator[servers.HealthServer]:
@@ -147,10 +149,16 @@ def test_has_quiet_prints_nothing_when_unhealthy(cli, own_server):
     assert (result.stdout, result.stderr) == ("", "")
 
 
+# real processes ------------------------------------------------------------------------
+
+
 def test_process_has_quiet_prints_nothing(connected_lite):
     done = run_conn("has", "lite", "-q")
     assert done.returncode == 0, done.stderr
     assert (done.stdout, done.stderr) == ("", "")
+
+
+# several aliases -----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -226,6 +234,9 @@ def test_has_several_aliases_never_prints_a_secret(cli, serving, monkeypatch):
         assert_no_secret(result.stdout, result.stderr)
 
 
+# a broken alias among good ones --------------------------------------------------------
+
+
 def test_has_many_answers_the_others_when_one_is_broken(cli, profile, serving):
     write_profile(profile, BROKEN)
     cli("connect", "ok", "--address", serving.address)
@@ -247,6 +258,9 @@ def test_has_many_answers_the_others_when_a_secret_variable_is_unset(cli, servin
     assert result.stdout.startswith("ok (") and "GONE_PW" in result.stderr
     rows = json.loads(cli("list", "--check", "--json", code=6).stdout)
     assert [r["health"]["exit_code"] for r in rows if r["alias"] in ("ok", "nopw")] == [0, 6]
+
+
+# without an alias ----------------------------------------------------------------------
 
 
 def test_has_without_an_alias_keeps_its_behaviour(cli):

@@ -26,6 +26,8 @@ from milvus_conn import errors as errors_module
 from . import servers
 from .helpers import NOT_SERVING, state_file, state_of
 
+# add_connection: pymilvus's validation -------------------------------------------------
+
 
 def test_address_wins_over_uri_and_host_port(registry):
     registry.add_connection(a={"address": "h1:1", "uri": "http://h2:2", "host": "h3", "port": 3})
@@ -127,6 +129,9 @@ def test_add_connection_writes_all_aliases_or_none(registry, profile):
     assert registry.get_connection_addr("b") == {}
 
 
+# connect / disconnect / has / get / list / addr ----------------------------------------
+
+
 def test_has_connection_is_true_only_after_connect(registry, serving):
     registry.add_connection(h={"address": serving.address})
     assert registry.has_connection("h") is False
@@ -211,6 +216,9 @@ def test_remove_connection_disconnects_and_forgets(registry, serving, profile):
     assert state_of(profile) == {}
 
 
+# persistence across instances (and processes) ------------------------------------------
+
+
 def test_second_instance_sees_aliases_and_connected_state(registry, serving, profile):
     registry.add_connection(a={"address": serving.address}, h={"address": serving.address})
     registry.connect("h")
@@ -252,6 +260,9 @@ def test_an_alias_removed_from_the_profile_by_hand_is_not_connected(registry, se
     profile.write_text("version = 1\n")
     assert registry.has_connection("h") is False
     assert registry.get_connection("h") is None
+
+
+# failures ------------------------------------------------------------------------------
 
 
 def test_connect_refused_is_unreachable(registry):
@@ -350,6 +361,9 @@ def test_readdressing_after_disconnect_is_allowed(registry, serving):
     assert registry.get_connection_addr("h")["address"] == "127.0.0.1:1"
 
 
+# client_kwargs and pymilvus ------------------------------------------------------------
+
+
 def test_connect_to_a_db_file_starts_milvus_lite(registry, tmp_path):
     """A `uri` ending in `.db` starts an in-process Milvus Lite, as pymilvus does."""
     from milvus_lite.server_manager import server_manager_instance
@@ -360,6 +374,9 @@ def test_connect_to_a_db_file_starts_milvus_lite(registry, tmp_path):
         assert handle.server_version.startswith("milvus_lite-")
     finally:
         server_manager_instance.release_server(str(db))
+
+
+# the package's promises ----------------------------------------------------------------
 
 
 def test_all_is_sorted_and_complete():
@@ -395,6 +412,9 @@ def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus
     fresh = Connections(profile=profile)
     assert fresh.get_connection("lite").answered_by == "milvus"
     assert fresh.probe("lite").protocol == "milvus"
+
+
+# the real Milvus 2.3.5 -----------------------------------------------------------------
 
 
 @pytest.mark.slow

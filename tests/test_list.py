@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 from . import servers
-from .helpers import (
-    NOT_SERVING,
-    timed,
-    within,
-)
+from .helpers import NOT_SERVING, timed, within
+
+# list ----------------------------------------------------------------------------------
+
 
 LIST_KEYS = {"alias", "address", "user", "db_name", "secure", "connected", "default"} | {
     "profile",

@@ -12,6 +12,8 @@ from milvus_conn import Connections
 
 from .helpers import ALICE_PASSWORD, on_terminal
 
+# -q / --quiet and -v / --verbose -------------------------------------------------------
+
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["addr", "lite"]])
 def test_quiet_prints_nothing(cli, lite, args):
@@ -74,6 +76,9 @@ def test_verbose_list_check_names_every_probed_address(cli, lite):
     assert [line.startswith("conn: ") for line in probed] == [True] * 3
     for address in ("localhost:19530", lite.address, "127.0.0.1:19531"):
         assert any(address in line for line in probed), result.stderr
+
+
+# NO_COLOR ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("value", "coloured"), [("", True), ("1", False)], ids=["empty", "set"])

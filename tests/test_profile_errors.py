@@ -11,24 +11,18 @@ import sys
 
 import pytest
 
-from milvus_conn import (
-    Connections,
-    ProfileException,
-)
+from milvus_conn import Connections, ProfileException
 from milvus_conn.profile import ProfileStore
 
-from .helpers import (
-    CORRUPT,
-    one_error_line,
-    snapshot,
-    state_file,
-    write_profile,
-)
+from .helpers import CORRUPT, one_error_line, snapshot, state_file, write_profile
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+# hand-edited profiles, through conn ----------------------------------------------------
 
 
 def test_corrupt_profile_exits_6_naming_file_line_and_column(cli, profile):
@@ -321,6 +315,9 @@ def test_a_hand_broken_state_file_exits_6_and_is_kept(cli, profile, state):
     assert one_error_line(result.stderr).startswith(f"Error: {state_file(profile)}: ")
     cli("disconnect", "a", code=6)
     assert snapshot(profile) == before
+
+
+# through the library -------------------------------------------------------------------
 
 
 # `user =` has no value: line 5, column 8.

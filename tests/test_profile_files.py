@@ -39,6 +39,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+# modes and exact contents --------------------------------------------------------------
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -91,6 +94,9 @@ def test_the_store_reads_back_what_it_wrote(profile):
     assert aliases["a"].address == "h:7"
 
 
+# atomic writes -------------------------------------------------------------------------
+
+
 def test_writes_leave_no_temp_files(registry, profile, serving):
     registry.add_connection(a={"address": serving.address}, b={"address": serving.address})
     registry.connect("a")
@@ -115,6 +121,9 @@ def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, se
     leftover.write_text("half a file")
     registry.connect("a")
     assert not leftover.exists()
+
+
+# unknown keys are kept, comments are not -----------------------------------------------
 
 
 TEAM_PROFILE = (
@@ -199,6 +208,9 @@ def test_unknown_keys_of_an_alias_survive_its_own_update(registry, profile):
     assert "color" not in registry.get_connection_addr("a")
 
 
+# paths ---------------------------------------------------------------------------------
+
+
 def test_a_relative_ca_path_resolves_against_the_profile_directory(
     registry, profile, tmp_path, monkeypatch
 ):
@@ -219,6 +231,9 @@ def test_an_absolute_ca_path_is_kept(registry, profile, tmp_path):
         profile, f'[connections.t]\naddress = "h:1"\nsecure = true\nca_pem_path = "{ca}"\n'
     )
     assert registry.client_kwargs("t")["ca_pem_path"] == str(ca)
+
+
+# aliases -------------------------------------------------------------------------------
 
 
 ODD_ALIASES = ["my prod", "прод-1", "a.b.c", 'say "hi"', "it's", "x#y = [z]", "🙂"]
@@ -245,6 +260,9 @@ def test_illegal_aliases_are_rejected_and_the_file_untouched(registry, profile, 
         f"Illegal alias {alias!r}: use printable characters, without leading or trailing spaces"
     )
     assert profile.read_bytes() == before
+
+
+# the lock ------------------------------------------------------------------------------
 
 
 def test_a_held_lock_gives_up_with_a_clear_error(registry, profile, monkeypatch):
@@ -278,6 +296,9 @@ def test_a_lock_left_by_a_killed_process_does_not_block(registry, profile, monke
     assert lock.exists()
     registry.add_connection(a={"address": "h:1"})
     assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
+
+
+# plain secrets -------------------------------------------------------------------------
 
 
 def read_warnings(profile: Path) -> list[str]:
@@ -326,6 +347,9 @@ def test_a_profile_without_secrets_is_not_warned_about(profile):
     write_profile(profile, '[connections.a]\naddress = "h:1"\npassword_env = "PW"\n')
     profile.chmod(0o644)
     assert read_warnings(profile) == []
+
+
+# the state file ------------------------------------------------------------------------
 
 
 def test_connect_and_disconnect_change_only_the_state_file(registry, profile, serving):

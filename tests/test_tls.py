@@ -24,12 +24,9 @@ from grpc_health.v1 import health, health_pb2_grpc
 
 from . import servers
 from .certs import SERVER_NAME
-from .helpers import (
-    PASSWORD,
-    TOKEN,
-    assert_no_secret,
-    within,
-)
+from .helpers import PASSWORD, TOKEN, assert_no_secret, within
+
+# TLS insight ---------------------------------------------------------------------------
 
 
 def _server_certificate(certs: Path, *, expired: bool) -> tuple[bytes, bytes]:
@@ -229,6 +226,9 @@ def test_verbose_tls_diagnostics_never_print_a_secret(cli, tls_health, certs, mo
     result = cli("-v", "connect", "tok", "--address", tls_health.address, "--secure",
                  "--ca-pem-path", ca, "--token-env", "SVC_TOKEN", "--json")  # fmt: skip
     assert_no_secret(result.stdout, result.stderr)
+
+
+# the real Milvus 2.3.5: one-way and mutual TLS -----------------------------------------
 
 
 @pytest.mark.slow

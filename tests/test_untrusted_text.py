@@ -18,6 +18,9 @@ from . import servers
 from .conftest import run_conn
 from .helpers import on_terminal, snapshot, state_file, write_profile
 
+# text from files, the environment and servers never drives the terminal ----------------
+
+
 ESC_TITLE = "evil\x1b]0;pwned\x07"  # sets the window title when printed raw
 
 
@@ -146,11 +149,17 @@ def test_escapes_on_a_real_terminal_and_no_markup(profile, liar):
     assert "\x1b]8;" not in text and ":smile:" in text  # no hyperlink, no emoji
 
 
+# gRPC's own words ----------------------------------------------------------------------
+
+
 def test_verbose_shows_grpcs_own_words_escaped(cli, liar):
     liar.abort = (grpc.StatusCode.UNAVAILABLE, "raw\x1b[31m words")
     result = cli("-v", "connect", "l", "--address", liar.address, code=3)
     assert "gRPC said: raw\\u001b[31m words" in result.stderr
     assert inert(result.stderr)
+
+
+# the environment, the state file and pipes ---------------------------------------------
 
 
 def test_a_path_from_the_environment_is_escaped_in_errors(cli, tmp_path):
@@ -176,6 +185,9 @@ def test_run_conn_on_a_pipe_is_inert_too(profile, liar):
     done = run_conn("connect", "l", "--address", liar.address)
     assert done.returncode == 4, done.stderr
     assert inert(done.stdout + done.stderr), done.stderr
+
+
+# shell exports and certificate fields --------------------------------------------------
 
 
 def test_powershell_exports_double_typographic_quotes_too(cli):

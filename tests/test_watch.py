@@ -13,15 +13,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from . import servers
-from .helpers import (
-    NOT_SERVING,
-    PASSWORD,
-    SERVING,
-    TOKEN,
-    assert_no_secret,
-    timed,
-    within,
-)
+from .helpers import NOT_SERVING, PASSWORD, SERVING, TOKEN, assert_no_secret, timed, within
+
+# conn watch ----------------------------------------------------------------------------
 
 
 def json_lines(text: str) -> list[dict]:
