@@ -167,6 +167,12 @@ def within(seconds: float) -> float:
     return seconds + SLACK
 
 
+def before(seconds: float) -> float:
+    """The upper wall-time bound that proves a command did not sit out `seconds` (a timeout
+    or a wait it must not spend), with SLACK to spare."""
+    return seconds - SLACK
+
+
 def timed(cli: Callable[..., Result], *args: str, code: int) -> tuple[float, Result]:
     """Seconds `conn ARGS` took to exit with `code`, and its result."""
     started = time.monotonic()

@@ -12,7 +12,7 @@ from milvus_conn.errors import ExitCode
 from milvus_conn.health import Credentials, Probe, Target
 
 from . import servers
-from .helpers import NOT_SERVING, within
+from .helpers import NOT_SERVING, before, within
 
 
 def probe(address: str, **kwargs) -> health.HealthResult:
@@ -109,7 +109,7 @@ def test_refused_is_unreachable_at_once():
     result = probe(servers.refused_address(), timeout=5)
     assert (result.status, result.exit_code) == ("unreachable", 3)
     assert "connection refused" in result.reason
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < before(5)  # at once, not after the timeout
 
 
 @pytest.mark.parametrize("timeout", [0.3, 1.0])
@@ -163,7 +163,7 @@ def test_wait_does_not_retry_refused_credentials(auth_server):
     bad = Probe(Target(auth_server.address), Credentials(user="alice", password="nope"))
     result = health.wait_until_healthy(bad, wait=5)
     assert result.status == "auth_failed"
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < before(5)  # one attempt, not retried for the wait
 
 
 def test_check_many_runs_concurrently(serving, silent_server):
