@@ -47,6 +47,18 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_pooled_pymilvus_connection() -> Iterator[None]:
+    """pymilvus 3 keeps a MilvusClient's connection open after `close()`, pooled for the
+    next client of the same address. Left idle, its keepalive pings get it refused by Milvus
+    Lite (GOAWAY too_many_pings) about 30 s later, and a later test's new client would
+    inherit the refused connection. Each test file closes what its tests left open."""
+    yield
+    manager = sys.modules.get("pymilvus.client.connection_manager")
+    if manager is not None:
+        manager.ConnectionManager.get_instance().close_all()
+
+
 @pytest.fixture
 def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The profile the CLI and the library use in this test (not created yet)."""
@@ -212,5 +224,26 @@ def milvus_tls(certs: Path) -> Iterator[MilvusServer]:
 @pytest.fixture(scope="session")
 def milvus_mtls(certs: Path) -> Iterator[MilvusServer]:
     server = _start(tls_mode=2, tls=_tls(certs))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lite(cli, milvus_lite):
+    """Milvus Lite, stored as alias `lite` (not connected)."""
+    cli("add", "lite", "--address", milvus_lite.address)
+    return milvus_lite
+
+
+@pytest.fixture
+def connected_lite(cli, lite):
+    """Milvus Lite, stored and connected as alias `lite`."""
+    cli("connect", "lite")
+    return lite
+
+
+@pytest.fixture
+def liar() -> Iterator[servers.LyingServer]:
+    server = servers.LyingServer()
     yield server
     server.stop()

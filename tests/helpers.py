@@ -1,12 +1,50 @@
-"""Small helpers the test files share: the files of a profile, and the JSON shapes."""
+"""Small helpers the test files share: the files of a profile and hand-made profiles, the
+JSON shapes, the servers' statuses, the secrets no output may hold and the passwords the
+test servers accept, one-line errors, a pseudo-terminal, wall-time bounds, a lock holder."""
 
 from __future__ import annotations
 
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from grpc_health.v1 import health_pb2
+from typer.testing import Result
 
 from milvus_conn import paths
 
-# DESIGN §3: what `has --json` and `connect --json` print, on success and failure alike.
+WRITER = Path(__file__).with_name("writer.py")  # processes that write, crash or hold locks
+DATA = Path(__file__).parent / "data"  # reference profiles
+
+# profiles ------------------------------------------------------------------------------
+
+# A profile TOML cannot parse: `address =` has no value (line 4).
+CORRUPT = "version = 1\n\n[connections.a]\naddress = \n"
+
+# Broken aliases beside a good one: a bad port, a table without a target, a non-string
+# address. Each is that alias's fault alone.
+BROKEN = """version = 1
+[connections.good]
+address = "127.0.0.1:19531"
+
+[connections.badport]
+address = "127.0.0.1:99999"
+
+[connections.notable]
+x = 1
+y = "z"
+
+[connections.scalar_holder]
+address = 5
+"""
+
+# What `has --json` and `connect --json` print, on success and failure alike.
 OUTCOME_KEYS = {
     "alias",
     "exit_code",
@@ -45,9 +83,126 @@ def snapshot(profile: Path) -> dict[str, bytes | None]:
     return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_file(profile))}
 
 
+def state_of(profile: Path) -> dict:
+    """The aliases the state file records as connected ({} when there is none)."""
+    path = state_file(profile)
+    return json.loads(path.read_text())["connected"] if path.exists() else {}
+
+
 def write_profile(profile: Path, text: str | bytes) -> bytes:
     """Write a hand-made profile (0600, as conn would) and return its bytes."""
     profile.parent.mkdir(parents=True, exist_ok=True)
     profile.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
     profile.chmod(0o600)
     return profile.read_bytes()
+
+
+# servers -------------------------------------------------------------------------------
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+LATENCY = r"\d+\.\d ms"  # how a latency is printed
+
+# secrets -------------------------------------------------------------------------------
+
+PASSWORD = "PW-7f3a9c-never-print-me"  # distinctive: found wherever it leaks
+TOKEN = "TOK-91c2e4-never-print-me"
+OVERRIDE = "Ovr-2hJ6-distinctive-Wb5"  # a CONN_<ALIAS>_PASSWORD that outranks PASSWORD
+PLAIN = "Pln-9cT1-distinctive-Yd4"  # a password written in the profile itself
+SECRETS = (PASSWORD, TOKEN, OVERRIDE, PLAIN)
+ALICE_PASSWORD = "s3cr3t-Pa55"  # what auth_server accepts for user alice
+WRONG_PASSWORD = "Wr0ng-Pa55-q7Zx"
+ROOT_PASSWORD = "Milvus"  # the real Milvus server's root password
+
+
+def assert_no_secret(*texts: object) -> None:
+    """No password or token of SECRETS in any of `texts` (outputs, errors, reprs, files)."""
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in str(text), f"secret leaked into: {text!r}"
+
+
+# errors and terminals ------------------------------------------------------------------
+
+
+def one_error_line(stderr: str) -> str:
+    """`stderr` is exactly one `Error:` line."""
+    assert stderr.startswith("Error: ") and stderr.count("\n") == 1, stderr
+    return stderr
+
+
+def on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`conn ARGS` with stdout and stderr on a pseudo-terminal, as a user sees it."""
+    master, slave = pty.openpty()
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "milvus_conn", *args],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=environment,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return process.wait(60), b"".join(chunks).decode("utf-8", "replace")
+
+
+# time ----------------------------------------------------------------------------------
+
+# The one allowance for wall time. A command promised to end within T seconds (its
+# --timeout, --wait, --for or lock timeout) is checked against T + SLACK: the suite runs
+# on 2 cores shared with other suites, where a loaded machine adds process start-up,
+# thread switches and garbage collection to every run. Speed itself belongs in benchmarks/.
+SLACK = 1.0
+
+
+def within(seconds: float) -> float:
+    """The upper wall-time bound of something promised to end within `seconds`."""
+    return seconds + SLACK
+
+
+def before(seconds: float) -> float:
+    """The upper wall-time bound that proves a command did not sit out `seconds` (a timeout
+    or a wait it must not spend), with SLACK to spare."""
+    return seconds - SLACK
+
+
+def timed(cli: Callable[..., Result], *args: str, code: int) -> tuple[float, Result]:
+    """Seconds `conn ARGS` took to exit with `code`, and its result."""
+    started = time.monotonic()
+    result = cli(*args, code=code)
+    return time.monotonic() - started, result
+
+
+# locks ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def lock_held(lock_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process (tests/writer.py hold) holding the flock of `lock_path` until it
+    is killed or the block ends."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, str(WRITER), "hold", str(lock_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stderr is not None
+        line = holder.stdout.readline()
+        assert line == "locked\n", holder.stderr.read()
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.wait(10)
+        for stream in (holder.stdout, holder.stderr):
+            if stream is not None:
+                stream.close()

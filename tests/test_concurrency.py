@@ -1,11 +1,10 @@
-"""Issue 4, part 1: concurrent writers lose no alias and never tear a file.
+"""Concurrent writers lose no alias and never tear a file.
 
 Processes: WRITER_PROCESSES real processes (half through the library, half through the
 CLI's entry point) add and remove their own aliases on one profile at once, started
 together by a go-file. Threads: THREADS threads of one process connect, disconnect and
-read the same and different aliases through one `Connections` against a real
-grpc.health.v1 server.
-"""
+read the same and different aliases through one `Connections` (or one per thread)
+against a real grpc.health.v1 server."""
 
 from __future__ import annotations
 
@@ -17,26 +16,131 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
+from milvus_conn import Connection, Connections, MilvusException
+
+from . import writer
+from .helpers import state_file, state_of
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-import pytest
 
-from milvus_conn import Connections, MilvusException
+def test_concurrent_use_from_32_threads_is_safe_and_consistent(registry, serving, profile):
+    aliases = [f"t{i}" for i in range(4)]
+    registry.add_connection(**{alias: {"address": serving.address} for alias in aliases})
+    start = threading.Barrier(32)
+    errors: list[Exception] = []
 
-from . import writer
-from .helpers import state_file
+    def work(worker: int) -> None:
+        rnd = random.Random(worker)
+        start.wait()
+        for step in range(12):
+            alias = aliases[worker % 4] if step % 2 else rnd.choice(aliases)
+            operation = rnd.choice(("connect", "disconnect", "has", "addr"))
+            try:
+                if operation == "connect":
+                    assert registry.connect(alias).address == serving.address
+                elif operation == "disconnect":
+                    registry.disconnect(alias)
+                elif operation == "has":
+                    assert registry.has_connection(alias) in (True, False)
+                else:
+                    assert registry.get_connection_addr(alias)["address"] == serving.address
+            except Exception as exc:  # collected, asserted below
+                errors.append(exc)
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(work, range(32)))
+    assert errors == []
+    connected = state_of(profile)
+    fresh = Connections(profile=profile)
+    for alias in aliases:
+        assert registry.has_connection(alias) is (alias in connected)
+        assert fresh.has_connection(alias) is (alias in connected)
+        assert (registry.get_connection(alias) is not None) is (alias in connected)
+    assert [a for a, _ in fresh.list_connections()] == ["default", *aliases]
+
+
+def test_32_threads_connecting_distinct_aliases_lose_no_update(registry, serving, profile):
+    aliases = [f"c{i}" for i in range(32)]
+    start = threading.Barrier(32)
+
+    def connect(alias: str) -> Connection:
+        start.wait()
+        return registry.connect(alias, address=serving.address)
+
+    with ThreadPoolExecutor(32) as pool:
+        handles = dict(zip(aliases, pool.map(connect, aliases), strict=True))
+    assert sorted(state_of(profile)) == sorted(aliases)
+    listed = {a for a, _ in Connections(profile=profile).list_connections()}
+    assert listed == {"default", *aliases}
+    assert all(registry.get_connection(a) is handles[a] for a in aliases)
+
+    def disconnect(alias: str) -> None:
+        start.wait()
+        registry.disconnect(alias)
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(disconnect, aliases))
+    assert state_of(profile) == {}
+    assert not any(registry.has_connection(a) for a in aliases)
+
+
+def test_32_instances_on_one_profile_lose_no_update(serving, profile):
+    """Like 32 processes: only the file lock keeps their read-change-writes apart."""
+    aliases = [f"p{i}" for i in range(32)]
+    start = threading.Barrier(32)
+
+    def connect(alias: str) -> None:
+        own = Connections(profile=profile)
+        start.wait()
+        own.connect(alias, address=serving.address)
+        own.reset()
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(connect, aliases))
+    assert sorted(state_of(profile)) == sorted(aliases)
+    listed = {a for a, _ in Connections(profile=profile).list_connections()}
+    assert listed == {"default", *aliases}
+
+
+def test_32_threads_connecting_one_alias_leave_one_live_handle(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    start = threading.Barrier(32)
+
+    def connect(_: int) -> Connection:
+        start.wait()
+        return registry.connect("h")
+
+    with ThreadPoolExecutor(32) as pool:
+        handles = list(pool.map(connect, range(32)))
+    assert registry.get_connection("h") in handles
+    assert list(state_of(profile)) == ["h"]
+    assert registry.get_connection_addr("h")["address"] == serving.address
+
 
 WRITER_COMMAND = (sys.executable, str(Path(__file__).with_name("writer.py")))
+
+
 CONN = (sys.executable, "-m", "milvus_conn")
+
+
 WRITER_PROCESSES = 8
+
+
 OPS_PER_PROCESS = 30
-CONCURRENT_PROCESS_OPS = WRITER_PROCESSES * OPS_PER_PROCESS  # 240 add/remove operations
+
+
 THREADS = 32
+
+
 STEPS_PER_THREAD = 24
-CONCURRENT_THREAD_OPS = THREADS * STEPS_PER_THREAD  # 768 library calls
+
+
 SHARED_ALIASES = ("s0", "s1", "s2", "s3")
 
 
@@ -66,9 +170,6 @@ def parsed_state(profile: Path) -> set[str]:
 
 def leftovers(profile: Path) -> list[str]:
     return sorted(p.name for p in profile.parent.glob(".*.tmp"))
-
-
-# processes ----------------------------------------------------------------------------
 
 
 def test_churn_plan_adds_and_removes():
@@ -126,9 +227,6 @@ def test_concurrent_cli_processes_adding_one_alias_store_it_once(profile, tmp_pa
     for p, _, err in results:
         if p.returncode:
             assert err == "Error: alias 'race' already exists (use --force to replace it)\n"
-
-
-# threads ------------------------------------------------------------------------------
 
 
 def test_32_threads_connect_disconnect_and_read_consistently(registry, serving, profile):

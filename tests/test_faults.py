@@ -1,20 +1,16 @@
-"""Issue 4, parts 4 and 5: hand-edited profiles, and network faults that keep their bounds.
-
-Profiles: a syntax error is exit 6 with path, line and column; a wrong type for a known
-key is exit 6 naming alias and key; unknown keys survive a rewrite; a newer `version`
-is refused and the file left as it is.
-
-Network: every fault, on 127.0.0.1 only, gives its documented exit code through
-`conn connect` and `conn has` with `--timeout T`, within T + SLACK seconds of wall time;
-`--wait S` never runs past S + one timeout.
-"""
+"""Network faults on 127.0.0.1 (refused, silent, hanging up, answering slowly, speaking
+HTTP/1 or garbage, unresolvable names): each gives its documented exit code, said as a
+sentence, through `conn connect` and `conn has` with `--timeout T`, within T plus the
+slack of `helpers.SLACK`; `--wait S` never runs past S plus one timeout."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
+import os
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -23,260 +19,19 @@ from concurrent import futures
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2
 
-from milvus_conn import Connections, ProfileException
+from milvus_conn import Connections
+from milvus_conn.health import Target
+from milvus_conn.outcomes import unavailable
 
 from . import servers
-from .helpers import snapshot, state_file, write_profile
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-T = 1.0  # the --timeout of every probe here
-SLACK = 0.5  # the spec's bound: timeout + 0.5 s
-WAIT = 1.5  # --wait S
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def one_error_line(stderr: str) -> str:
-    assert stderr.startswith("Error: ") and stderr.count("\n") == 1, stderr
-    return stderr
-
-
-# hand-edited profiles ---------------------------------------------------------------
-
-SYNTAX_ERRORS = {
-    # name: (text, line, column) of the first error, as a TOML parser counts them
-    "unterminated-string": ('version = 1\n[connections.a]\naddress = "h:1\n', 3, 15),
-    "duplicate-key": ('version = 1\n[connections.a]\naddress = "h:1"\naddress = "h:2"\n', 4, 16),
-    "bad-table-header": ('version = 1\n[connections.a\naddress = "h:1"\n', 2, 15),
-    "bad-number": ('version = 1\n\n[connections.a]\naddress = "h:1"\ntimeout = 1.0.0\n', 5, 14),
-    "table-twice": ('[connections.a]\naddress = "h:1"\n[connections.a]\nuser = "x"\n', 3, 15),
-    "missing-value": ('version = 1\n[connections.a]\naddress = \nuser = "x"\n', 3, 11),
-}
-TRUNCATED = {
-    # A file cut short (an editor crash, a full disk): the error is at the end.
-    "cut-in-a-string": 'version = 1\n[connections.a]\naddress = "h:1',
-    "cut-after-equals": 'version = 1\n[connections.a]\naddress = "h:1"\ntimeout = ',
-    "cut-in-a-header": 'version = 1\n[connections.a]\naddress = "h:1"\n[connections.b',
-}
-
-
-@pytest.mark.parametrize(("text", "line", "column"), SYNTAX_ERRORS.values(), ids=SYNTAX_ERRORS)
-@pytest.mark.parametrize("command", [["list"], ["addr", "a"], ["add", "b", "--address", "h:2"]])
-def test_a_syntax_error_exits_6_with_path_line_and_column(
-    cli, profile, text, line, column, command
-):
-    write_profile(profile, text)
-    before = snapshot(profile)
-    result = cli(*command, code=6)
-    message = one_error_line(result.stderr)
-    assert message.startswith(f"Error: {profile}: invalid TOML: ")
-    assert f"line {line}, column {column}" in message
-    assert snapshot(profile) == before
-
-
-@pytest.mark.parametrize("text", TRUNCATED.values(), ids=TRUNCATED)
-def test_a_truncated_profile_is_reported_with_line_and_column(cli, profile, text):
-    """DESIGN §4: 'A corrupt file is reported with its line and column.'"""
-    write_profile(profile, text)
-    before = snapshot(profile)
-    result = cli("list", code=6)
-    message = one_error_line(result.stderr)
-    assert message.startswith(f"Error: {profile}: invalid TOML: ")
-    last_line = text.count("\n") + 1
-    assert re.search(rf"line {last_line}, column \d+", message), message
-    assert snapshot(profile) == before
-
-
-def test_a_profile_that_is_not_utf8_exits_6_and_is_kept(cli, profile):
-    write_profile(profile, b'version = 1\n[connections.a]\naddress = "h\xff:1"\n')
-    before = snapshot(profile)
-    result = cli("add", "b", "--address", "h:2", code=6)
-    assert one_error_line(result.stderr).startswith(f"Error: {profile}: not UTF-8")
-    assert snapshot(profile) == before
-
-
-WRONG_TYPES = {
-    # key: a TOML value of the wrong type
-    "address": "5",
-    "uri": "[1, 2]",
-    "user": "5",
-    "db_name": "true",
-    "secure": '"yes"',
-    "server_pem_path": "1.5",
-    "server_name": "{ a = 1 }",
-    "client_pem_path": "false",
-    "client_key_path": "0",
-    "ca_pem_path": "[]",
-    "timeout": '"fast"',
-    "probe": "3",
-    "health_service": "2024-01-01",
-    "password_env": "1",
-    "token_env": "[true]",
-    "password": "7",
-    "token": "7",
-}
-
-
-@pytest.mark.parametrize(("key", "value"), WRONG_TYPES.items(), ids=WRONG_TYPES)
-def test_a_wrong_type_for_a_known_key_exits_6_naming_alias_and_key(cli, profile, key, value):
-    address = "" if key in ("address", "uri") else 'address = "127.0.0.1:19530"\n'
-    write_profile(profile, f"version = 1\n[connections.prod]\n{address}{key} = {value}\n")
-    before = snapshot(profile)
-    result = cli("addr", "prod", code=6)
-    message = one_error_line(result.stderr)
-    assert message.startswith(f"Error: {profile}: connection 'prod': ")
-    assert key in message.removeprefix(f"Error: {profile}: connection 'prod': ")
-    cli("use", "prod", code=6)  # what uses the alias fails; the others are its own
-    assert snapshot(profile) == before
-
-
-@pytest.mark.parametrize(
-    "table",
-    ['user = "x"', 'db_name = "d"\nprobe = "milvus"', ""],
-    ids=["user-only", "no-target", "empty"],
-)
-def test_an_alias_without_address_or_uri_exits_6_naming_alias_and_address(cli, profile, table):
-    """A hand-written alias with no target is a profile error, never an empty address."""
-    write_profile(profile, f"version = 1\n[connections.prod]\n{table}\n")
-    result = cli("addr", "prod", code=6)
-    message = one_error_line(result.stderr)
-    assert message.startswith(f"Error: {profile}: connection 'prod': ")
-    assert "address" in message
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("version = 1\nconnections = 5\n", "'connections' must be a table"),
-        ("version = 1\n[[connections]]\nname = 'a'\n", "'connections' must be a table"),
-        ("version = 1\n[connections]\nprod = 'h:1'\n", "connection 'prod' must be a table"),
-    ],
-    ids=["connections-number", "connections-array", "alias-not-a-table"],
-)
-def test_a_misshapen_profile_exits_6(cli, profile, text, words):
-    write_profile(profile, text)
-    result = cli("list", code=6)
-    assert words in one_error_line(result.stderr)
-
-
-def test_unknown_keys_survive_every_rewrite(cli, profile):
-    write_profile(
-        profile,
-        """# team profile -- this comment is dropped on rewrite (README: The profile)
-version = 1
-owner = "team-x"
-tags = ["a", "b"]
-
-[meta]
-reviewed = 2024-05-01
-
-[connections.prod]
-address = "127.0.0.1:19530"   # trailing comment
-note = "keep me"
-labels = { env = "prod", tier = 1 }
-
-[connections.prod.extra_table]
-x = 1
-
-[connections.stage]
-address = "127.0.0.1:19531"
-retries = 3
-""",
-    )
-    original = tomllib.loads(profile.read_text())
-    cli("add", "new", "--address", "127.0.0.1:19532")
-    cli("add", "prod", "--address", "127.0.0.1:19533", "--force")  # replaces, keeps extras
-    cli("remove", "new")
-    after = tomllib.loads(profile.read_text())
-
-    assert {k: after[k] for k in ("owner", "tags", "meta")} == {
-        k: original[k] for k in ("owner", "tags", "meta")
-    }
-    prod = after["connections"]["prod"]
-    assert prod["address"] == "127.0.0.1:19533"
-    for key in ("note", "labels", "extra_table"):
-        assert prod[key] == original["connections"]["prod"][key]
-    assert after["connections"]["stage"] == original["connections"]["stage"]
-    text = profile.read_text()
-    assert "#" not in text  # documented: comments are not kept
-    # Unknown keys are carried, never shown as config.
-    assert "note" not in json.loads(cli("addr", "prod", "--json").stdout)
-
-
-def test_unknown_keys_survive_a_library_rewrite(profile):
-    write_profile(
-        profile,
-        'version = 1\nowner = "x"\n[connections.a]\naddress = "127.0.0.1:1"\nnote = "n"\n',
-    )
-    Connections(profile=profile).add_connection(b={"address": "127.0.0.1:2"})
-    document = tomllib.loads(profile.read_text())
-    assert document["owner"] == "x"
-    assert document["connections"]["a"]["note"] == "n"
-
-
-VERSION_COMMANDS = pytest.mark.parametrize(
-    "command",
-    [["list"], ["add", "x", "--address", "127.0.0.1:1"], ["remove", "a"], ["disconnect", "a"]],
-    ids=["list", "add", "remove", "disconnect"],
-)
-
-
-@pytest.mark.parametrize("version", ["2", "99"])
-@VERSION_COMMANDS
-def test_a_newer_profile_version_is_refused_and_not_rewritten(cli, profile, version, command):
-    write_profile(profile, f'version = {version}\n[connections.a]\naddress = "h:1"\nnew = 1\n')
-    before = snapshot(profile)
-    result = cli(*command, code=6)
-    assert one_error_line(result.stderr) == (
-        f"Error: {profile}: profile version {version} is not supported; this conn reads "
-        "version 1 (upgrade milvus-conn); file left unchanged\n"
-    )
-    assert snapshot(profile) == before
-
-
-@pytest.mark.parametrize("version", ['"2"', "1.5", "0", "-1", "true"])
-@VERSION_COMMANDS
-def test_an_unusable_profile_version_is_refused_and_not_rewritten(cli, profile, version, command):
-    write_profile(profile, f'version = {version}\n[connections.a]\naddress = "h:1"\n')
-    before = snapshot(profile)
-    result = cli(*command, code=6)
-    message = one_error_line(result.stderr)
-    assert message.startswith(f"Error: {profile}: ") and "version" in message
-    assert snapshot(profile) == before
-
-
-def test_a_newer_profile_version_is_refused_by_the_library(profile):
-    write_profile(profile, 'version = 2\n[connections.a]\naddress = "h:1"\n')
-    before = snapshot(profile)
-    registry = Connections(profile=profile)
-    with pytest.raises(ProfileException, match="profile version 2 is not supported"):
-        registry.add_connection(b={"address": "h:2"})
-    with pytest.raises(ProfileException, match="profile version 2"):
-        registry.remove_connection("a")
-    assert snapshot(profile) == before
-
-
-@pytest.mark.parametrize(
-    "state",
-    ["{not json", "[]", '{"connected": []}', '{"connected": {"a": 5}}', ""],
-    ids=["syntax", "array", "connected-list", "entry-not-object", "empty"],
-)
-def test_a_hand_broken_state_file_exits_6_and_is_kept(cli, profile, state):
-    cli("add", "a", "--address", "127.0.0.1:1")
-    state_file(profile).write_text(state)
-    before = snapshot(profile)
-    result = cli("has", "a", "--no-probe", code=6)
-    assert one_error_line(result.stderr).startswith(f"Error: {state_file(profile)}: ")
-    cli("disconnect", "a", code=6)
-    assert snapshot(profile) == before
-
+from .helpers import NOT_SERVING, one_error_line, timed, within
 
 # network faults ------------------------------------------------------------------------
+
+
+T = 1.0  # the --timeout of every probe here
+WAIT = 1.5  # --wait S
 
 
 class Listener:
@@ -398,15 +153,6 @@ def fault_on(name: str, port: int) -> Iterator[None]:
             server.stop()  # type: ignore[attr-defined]
 
 
-def timed(cli, *args: str, code: int) -> float:
-    started = time.monotonic()
-    result = cli(*args, code=code)
-    elapsed = time.monotonic() - started
-    if code:
-        assert result.stderr.startswith("Error: "), result.stderr
-    return elapsed
-
-
 @pytest.fixture
 def connected_port(cli) -> Iterator[int]:
     """A port where alias `svc` was connected; its server is gone, the port is free."""
@@ -420,17 +166,19 @@ def connected_port(cli) -> Iterator[int]:
 def test_connect_to_a_fault_exits_with_its_code_within_the_timeout(cli, name, code):
     port = servers.free_port()
     with fault_on(name, port):
-        elapsed = timed(cli, "connect", "x", "--address", f"127.0.0.1:{port}",
+        elapsed, result = timed(cli, "connect", "x", "--address", f"127.0.0.1:{port}",
                         "--timeout", str(T), code=code)  # fmt: skip
-    assert elapsed < T + SLACK, f"{name}: {elapsed:.2f} s"
+    assert elapsed < within(T), f"{name}: {elapsed:.2f} s"
+    assert not code or result.stderr.startswith("Error: "), result.stderr
     assert Connections().has_connection("x") is (code == 0)
 
 
 @pytest.mark.parametrize(("name", "code"), [(n, c) for n, (_, c) in FAULTS.items()], ids=FAULTS)
 def test_has_of_a_connected_alias_gone_faulty_keeps_the_timeout(cli, connected_port, name, code):
     with fault_on(name, connected_port):
-        elapsed = timed(cli, "has", "svc", "--timeout", str(T), code=code)
-    assert elapsed < T + SLACK, f"{name}: {elapsed:.2f} s"
+        elapsed, result = timed(cli, "has", "svc", "--timeout", str(T), code=code)
+    assert elapsed < within(T), f"{name}: {elapsed:.2f} s"
+    assert not code or result.stderr.startswith("Error: "), result.stderr
     cli("has", "svc", "--no-probe")  # a failed probe does not forget the connection
 
 
@@ -439,7 +187,9 @@ def test_has_without_timeout_uses_the_alias_timeout(cli):
     cli("connect", "svc", "--address", server.address, "--timeout", str(T))
     server.stop()
     with fault_on("never-answers", server.port):
-        assert timed(cli, "has", "svc", code=3) < T + SLACK
+        elapsed, result = timed(cli, "has", "svc", code=3)
+        assert elapsed < within(T)
+        assert result.stderr.startswith("Error: "), result.stderr
 
 
 @pytest.mark.parametrize(
@@ -448,8 +198,9 @@ def test_has_without_timeout_uses_the_alias_timeout(cli):
 )
 def test_has_wait_never_runs_past_wait_plus_one_timeout(cli, connected_port, name):
     with fault_on(name, connected_port):
-        elapsed = timed(cli, "has", "svc", "--wait", str(WAIT), "--timeout", str(T), code=3)
-    assert elapsed <= WAIT + T, f"{name}: {elapsed:.2f} s"
+        elapsed, result = timed(cli, "has", "svc", "--wait", str(WAIT), "--timeout", str(T), code=3)
+    assert elapsed <= within(WAIT + T), f"{name}: {elapsed:.2f} s"
+    assert result.stderr.startswith("Error: "), result.stderr
     assert elapsed >= WAIT - 0.2, f"{name}: gave up after {elapsed:.2f} s, before --wait"
 
 
@@ -458,15 +209,17 @@ def test_connect_wait_never_runs_past_wait_plus_one_timeout(cli, name):
     port = servers.free_port()
     code = FAULTS[name][1]
     with fault_on(name, port):
-        elapsed = timed(cli, "connect", "x", "--address", f"127.0.0.1:{port}",
+        elapsed, result = timed(cli, "connect", "x", "--address", f"127.0.0.1:{port}",
                         "--wait", str(WAIT), "--timeout", str(T), code=code)  # fmt: skip
-    assert elapsed <= WAIT + T, f"{name}: {elapsed:.2f} s"
+    assert elapsed <= within(WAIT + T), f"{name}: {elapsed:.2f} s"
+    assert result.stderr.startswith("Error: "), result.stderr
 
 
 def test_wait_with_a_timeout_longer_than_the_wait_stops_at_the_wait(cli, connected_port):
     with fault_on("never-answers", connected_port):
-        elapsed = timed(cli, "has", "svc", "--wait", "0.5", "--timeout", "5", code=3)
-    assert elapsed <= 0.5 + SLACK
+        elapsed, result = timed(cli, "has", "svc", "--wait", "0.5", "--timeout", "5", code=3)
+    assert elapsed <= within(0.5)
+    assert result.stderr.startswith("Error: "), result.stderr
 
 
 def test_has_wait_of_a_not_serving_server_exits_4_within_wait(cli):
@@ -474,10 +227,11 @@ def test_has_wait_of_a_not_serving_server_exits_4_within_wait(cli):
     try:
         cli("connect", "svc", "--address", server.address)
         server.set("", NOT_SERVING)
-        elapsed = timed(cli, "has", "svc", "--wait", str(WAIT), "--timeout", str(T), code=4)
+        elapsed, result = timed(cli, "has", "svc", "--wait", str(WAIT), "--timeout", str(T), code=4)
     finally:
         server.stop()
-    assert WAIT - 0.2 <= elapsed <= WAIT + T
+    assert WAIT - 0.2 <= elapsed <= within(WAIT + T)
+    assert result.stderr.startswith("Error: "), result.stderr
 
 
 @pytest.mark.parametrize(
@@ -489,9 +243,10 @@ def test_tls_to_a_plaintext_port_exits_3_within_the_timeout(cli, serving, target
     port = servers.free_port()
     with fault_on(target, port) if target != "serving" else contextlib.nullcontext():
         address = serving.address if target == "serving" else f"127.0.0.1:{port}"
-        elapsed = timed(cli, "connect", "x", "--address", address, "--secure",
+        elapsed, result = timed(cli, "connect", "x", "--address", address, "--secure",
                         "--timeout", str(T), code=code)  # fmt: skip
-    assert elapsed < T + SLACK
+    assert elapsed < within(T)
+    assert result.stderr.startswith("Error: "), result.stderr
 
 
 def test_tls_to_a_plaintext_port_says_so(cli, serving):
@@ -511,7 +266,7 @@ def test_a_server_sending_garbage_gets_a_documented_code_within_the_timeout(cli)
         server.stop()
     assert result.exit_code in (3, 4), result.stderr  # unreachable or no health protocol
     one_error_line(result.stderr)
-    assert elapsed < T + SLACK
+    assert elapsed < within(T)
 
 
 def test_list_check_probes_every_fault_at_once(cli):
@@ -530,7 +285,7 @@ def test_list_check_probes_every_fault_at_once(cli):
     finally:
         for server in started_servers:
             server.stop()
-    assert elapsed < T + SLACK
+    assert elapsed < within(T)
     codes = {row["alias"]: row["health"]["exit_code"] for row in json.loads(result.stdout)}
     assert codes == {"default": 3} | {name: FAULTS[name][1] for name in names}
 
@@ -546,3 +301,67 @@ def test_connect_json_reports_the_fault_code(cli, http1_server):
                  "--json", code=4)  # fmt: skip
     data = json.loads(result.stdout)
     assert (data["exit_code"], data["status"]) == (4, "unhealthy")
+
+
+# errors read as sentences --------------------------------------------------------------
+
+
+def test_a_dns_failure_reads_as_a_sentence():
+    details = (
+        "errors resolving x.example:19530: [field:hostname lookup error:address lookup "
+        "failed for x.example:19530: Domain name not found]"
+    )
+    result = unavailable(Target("x.example:19530"), details)
+    assert (result.status, result.reason) == (
+        "unreachable",
+        "cannot resolve host 'x.example': no such host name",
+    )
+
+
+@pytest.mark.skipif(
+    not shutil.which("unshare")
+    or subprocess.run(["unshare", "-rn", "true"], check=False).returncode != 0,
+    reason="needs unshare -rn (a network namespace with loopback only)",
+)
+def test_an_unresolvable_name_exits_3_at_once_with_no_traffic(profile):
+    """`.invalid` never resolves (RFC 6761); in a namespace with no interface but
+    loopback, the lookup cannot leave the machine either."""
+    started = time.monotonic()
+    done = subprocess.run(
+        ["unshare", "-rn", sys.executable, "-m", "milvus_conn", "-v", "connect", "x",
+         "--address", "x.invalid:19530", "--timeout", "10"],
+        check=False, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CONN_PROFILE": str(profile)},
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "cannot resolve host 'x.invalid'" in done.stderr
+    assert "conn: x: gRPC said: " in done.stderr  # -v keeps gRPC's own words
+    assert time.monotonic() - started < 10  # the answer, not the timeout
+    error = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert "[field:" not in error[0] and "lookup error" not in error[0]
+
+
+def test_refused_and_closed_read_as_sentences(cli, closing_server):
+    refused = servers.refused_address()
+    result = cli("connect", "r", "--address", refused, "--timeout", "2", code=3)
+    assert f"cannot reach {refused}: connection refused" in result.stderr
+    assert "failed to connect to all addresses" not in result.stderr
+    assert "ipv4:" not in result.stderr
+    result = cli("connect", "c", "--address", closing_server.address, "--timeout", "2", code=3)
+    assert "ipv4:" not in result.stderr and "Socket closed" not in result.stderr
+
+
+def test_an_odd_status_reads_as_a_sentence(cli, liar):
+    liar.abort = (grpc.StatusCode.INTERNAL, "db exploded")
+    result = cli("connect", "l", "--address", liar.address, code=4)
+    assert "the server failed the check (INTERNAL): db exploded" in result.stderr
+
+
+# a huge timeout ------------------------------------------------------------------------
+
+
+def test_a_huge_timeout_waits_instead_of_failing_at_once(cli):
+    """Past ~290 years a gRPC deadline overflows and fails at once as a timeout."""
+    refused = servers.refused_address()
+    result = cli("connect", "h", "--address", refused, "--timeout", "1e308", code=3)
+    assert "connection refused" in result.stderr and "no answer" not in result.stderr

@@ -14,8 +14,34 @@ import typer
 from milvus_conn import paths as paths_module
 from milvus_conn.cli import app
 
+
+def test_import_does_not_load_grpc():
+    code = "import milvus_conn, sys; print('grpc' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_offline_calls_do_not_load_grpc(tmp_path):
+    code = (
+        "import sys; from milvus_conn import Connections\n"
+        f"c = Connections(profile={str(tmp_path / 'p.toml')!r})\n"
+        "c.add_connection(a={'address': 'h:1'}); c.list_connections()\n"
+        "c.get_connection_addr('a'); c.has_connection('a'); c.disconnect('a')\n"
+        "print('grpc' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
+
+
 README = Path(__file__).parent.parent / "README.md"
+
+
 COMMANDS = sorted(info.name or info.callback.__name__ for info in app.registered_commands)
+
 
 _PROBE_IMPORTS = """
 import json, sys

@@ -1,5 +1,6 @@
-"""`Connections.client()` / `async_client()` and `milvus_conn.client`: a ready pymilvus
-MilvusClient for an alias, against Milvus Lite and the real Milvus 2.3.5 server."""
+"""Handing an alias to pymilvus: `client_kwargs`, `Connections.client()` /
+`async_client()` and `milvus_conn.client` give a ready MilvusClient for an alias,
+against Milvus Lite and the real Milvus 2.3.5 server (credentials and TLS included)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,52 @@ import uuid
 import pytest
 from pymilvus import AsyncMilvusClient, MilvusClient
 
-from .certs import SERVER_NAME
+from milvus_conn import Connections
 
-ROOT_PASSWORD = "Milvus"  # the real server's root password
+from .certs import SERVER_NAME
+from .helpers import ROOT_PASSWORD
+
+
+def test_client_kwargs_carry_everything_pymilvus_needs(registry, monkeypatch):
+    monkeypatch.setenv("PW", "pw1")
+    registry.add_connection(
+        a={"uri": "http://h:1", "user": "bob", "password_env": "PW", "db_name": "d", "timeout": 3}
+    )
+    assert registry.client_kwargs("a") == {
+        "uri": "http://h:1",
+        "user": "bob",
+        "password": "pw1",
+        "db_name": "d",
+        "timeout": 3.0,
+    }
+
+
+def test_pymilvus_client_connects_with_client_kwargs(registry, milvus_lite):
+    from pymilvus import MilvusClient
+
+    registry.add_connection(lite={"address": milvus_lite.address})
+    client = MilvusClient(**registry.client_kwargs("lite"))
+    try:
+        assert isinstance(client.list_collections(), list)
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_client_kwargs_hand_tls_to_pymilvus(milvus_mtls, certs, profile):
+    registry = Connections(profile=profile)
+    registry.add_connection(
+        mtls={
+            "address": milvus_mtls.address,
+            "secure": True,
+            "ca_pem_path": str(certs / "ca.pem"),
+            "client_pem_path": str(certs / "client.pem"),
+            "client_key_path": str(certs / "client.key"),
+        }
+    )
+    kwargs = registry.client_kwargs("mtls")
+    assert kwargs["uri"] == f"https://{milvus_mtls.address}"
+    assert kwargs["client_pem_path"] == str(certs / "client.pem")
 
 
 @pytest.fixture

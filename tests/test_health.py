@@ -12,8 +12,7 @@ from milvus_conn.errors import OUTCOMES, ExitCode
 from milvus_conn.health import Credentials, Probe, Target
 
 from . import servers
-
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+from .helpers import NOT_SERVING, before, within
 
 
 def probe(address: str, **kwargs) -> health.HealthResult:
@@ -112,7 +111,7 @@ def test_refused_is_unreachable_at_once():
     result = probe(servers.refused_address(), timeout=5)
     assert (result.status, result.exit_code) == ("unreachable", 3)
     assert "connection refused" in result.reason
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < before(5)  # at once, not after the timeout
 
 
 @pytest.mark.parametrize("timeout", [0.3, 1.0])
@@ -122,7 +121,7 @@ def test_silent_server_times_out_within_bound(silent_server, timeout):
     elapsed = time.monotonic() - started
     assert (result.status, result.exit_code) == ("unreachable", 3)
     assert result.reason == f"no answer from {silent_server.address} within {timeout:g} s"
-    assert timeout * 0.9 <= elapsed <= timeout + 0.5
+    assert timeout * 0.9 <= elapsed <= within(timeout)
 
 
 def test_http1_server_speaks_no_grpc(http1_server):
@@ -135,7 +134,7 @@ def test_closing_server_is_unreachable(closing_server):
     started = time.monotonic()
     result = probe(closing_server.address, timeout=2)
     assert (result.status, result.exit_code) == ("unreachable", 3)
-    assert time.monotonic() - started <= 2.5
+    assert time.monotonic() - started <= within(2)
 
 
 def test_tls_to_plaintext_port_names_tls(serving):
@@ -151,14 +150,14 @@ def test_wait_retries_until_healthy(serving):
     started = time.monotonic()
     result = health.wait_until_healthy(Probe(Target(serving.address), timeout=1), wait=5)
     assert result.healthy
-    assert 0.4 <= time.monotonic() - started < 3
+    assert 0.4 <= time.monotonic() - started < within(0.5 + 1)  # the change, then one probe
 
 
 def test_wait_never_runs_past_its_bound(silent_server):
     started = time.monotonic()
     result = health.wait_until_healthy(Probe(Target(silent_server.address), timeout=5), wait=1.0)
     assert result.status == "unreachable"
-    assert time.monotonic() - started <= 1.5
+    assert time.monotonic() - started <= within(1.0)  # the wait, not the 5 s timeout
 
 
 def test_wait_does_not_retry_refused_credentials(auth_server):
@@ -166,7 +165,7 @@ def test_wait_does_not_retry_refused_credentials(auth_server):
     bad = Probe(Target(auth_server.address), Credentials(user="alice", password="nope"))
     result = health.wait_until_healthy(bad, wait=5)
     assert result.status == "auth_failed"
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < before(5)  # one attempt, not retried for the wait
 
 
 def test_check_many_runs_concurrently(serving, silent_server):
@@ -176,7 +175,7 @@ def test_check_many_runs_concurrently(serving, silent_server):
     results = health.check_many(probes)
     elapsed = time.monotonic() - started
     assert [r.status for r in results] == ["unreachable"] * 20 + ["healthy"] * 20
-    assert elapsed < 2.0  # one timeout, not twenty
+    assert elapsed < within(1.0)  # one timeout, not twenty
 
 
 def test_wire_round_trip():

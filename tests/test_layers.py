@@ -1,4 +1,4 @@
-"""Issue 16: layered profiles, as `KUBECONFIG=a:b`. Several files seen as one: the first
+"""Layered profiles, as `KUBECONFIG=a:b`. Several files seen as one: the first
 file that defines an alias wins; new aliases and `use` go to the first file; `remove`
 and `add --force` change the file that defines the alias, or are refused if it is
 read-only; a missing file is skipped; a corrupt one is reported with its path."""

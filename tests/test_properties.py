@@ -1,4 +1,4 @@
-"""Issue 4, part 3: bad input, property-tested. No traceback, only documented exits, and a
+"""Bad input, property-tested. No traceback, only documented exits, and a
 rejected command changes nothing.
 
 CLI: CLI_EXAMPLES random argument vectors (the real commands and options, mixed with

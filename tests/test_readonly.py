@@ -1,4 +1,4 @@
-"""Issue 16: a read-only profile, and a profile shared by users. Configuration apart
+"""A read-only profile, and a profile shared by users. Configuration apart
 from state: the profile holds aliases; each user's state and parse cache live in that
 user's XDG directories, so a read-only mount serves every command that does not change
 configuration, and one user's connect says nothing about another's.

@@ -15,17 +15,7 @@ from milvus_conn import (
 )
 
 from . import servers
-from .helpers import state_file
-
-PASSWORD = "PW-7f3a9c-never-print-me"
-TOKEN = "TOK-91c2e4-never-print-me"
-SECRETS = (PASSWORD, TOKEN)
-
-
-def assert_clean(*texts: object) -> None:
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in str(text), f"secret leaked into: {text!r}"
+from .helpers import PASSWORD, TOKEN, assert_no_secret, state_file
 
 
 @pytest.fixture
@@ -76,10 +66,10 @@ COMMANDS = [
 def test_no_command_prints_a_secret(cli, secret_profile):
     for args in COMMANDS:
         result = cli(*args, code=None)
-        assert_clean(result.stdout, result.stderr)
+        assert_no_secret(result.stdout, result.stderr)
     state = state_file(secret_profile)
     assert state.exists()
-    assert_clean(state.read_text())
+    assert_no_secret(state.read_text())
 
 
 def test_uri_password_is_kept_out_of_the_uri(registry):
@@ -89,7 +79,7 @@ def test_uri_password_is_kept_out_of_the_uri(registry):
     text = registry.store.path.read_text()
     assert 'uri = "https://alice@127.0.0.1:1"' in text
     assert f'password = "{PASSWORD}"' in text  # kept like any plain secret, with the warning
-    assert_clean(registry.get_connection_addr("x"), registry.list_connections())
+    assert_no_secret(registry.get_connection_addr("x"), registry.list_connections())
 
 
 def test_library_views_and_errors_hold_no_secret(secret_profile, auth_server):
@@ -97,16 +87,16 @@ def test_library_views_and_errors_hold_no_secret(secret_profile, auth_server):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlainSecretWarning)
         handle = registry.connect("lite")
-        assert_clean(repr(handle), handle.config, repr(handle.config), handle.result)
-        assert_clean(registry.get_connection_addr("lite"), registry.list_connections())
-        assert_clean(registry.describe(check=True, timeout=2))
+        assert_no_secret(repr(handle), handle.config, repr(handle.config), handle.result)
+        assert_no_secret(registry.get_connection_addr("lite"), registry.list_connections())
+        assert_no_secret(registry.describe(check=True, timeout=2))
         for alias, kwargs in [("auth", {"password": TOKEN}), ("gone", {"timeout": 1})]:
             with pytest.raises(MilvusException) as caught:
                 registry.connect(alias, **kwargs)
-            assert_clean(str(caught.value), repr(caught.value), caught.value.result)
+            assert_no_secret(str(caught.value), repr(caught.value), caught.value.result)
         with pytest.raises(MilvusException) as caught:
             registry.connect("bad", address=auth_server.address, user="u", password=PASSWORD)
-        assert_clean(str(caught.value), repr(caught.value))
+        assert_no_secret(str(caught.value), repr(caught.value))
     registry.reset()
 
 
@@ -156,7 +146,7 @@ def test_rejected_uri_never_echoes_its_password(cli, profile, tmp_path, monkeypa
     shared = tmp_path / "shared.toml"
     shared.write_text(f"version = 1\n[connections.z]\nuri = {json.dumps(uri)}\n")
     outputs.append(cli("import", str(shared), code=2).stderr)
-    assert_clean(*outputs)
+    assert_no_secret(*outputs)
 
 
 @pytest.mark.parametrize("uri", REJECTED_URIS.values(), ids=REJECTED_URIS.keys())
@@ -171,5 +161,5 @@ def test_rejected_uri_in_the_library_never_echoes_its_password(profile, uri):
     for attempt in attempts:
         with pytest.raises(ConnectionConfigException) as caught:
             attempt()
-        assert_clean(str(caught.value), repr(caught.value), caught.value.message)
+        assert_no_secret(str(caught.value), repr(caught.value), caught.value.message)
     assert not profile.exists()

@@ -1,5 +1,7 @@
-"""The profile store (DESIGN §4): file modes, atomic writes, the lock, parse errors,
-unknown keys, and the state file kept apart from the profile (in the user's state dir)."""
+"""The profile and state files as files: modes 0600/0700, atomic writes and their temp
+files, comments and unknown keys across rewrites, the parse cache, relative TLS paths,
+odd alias names, the profile lock, warnings about plain secrets, and the state file
+kept apart from the profile (in the user's state directory)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,8 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,54 +19,31 @@ from milvus_conn import (
     ConnectionConfigException,
     Connections,
     PlainSecretWarning,
-    ProfileException,
     ProfileLockException,
 )
 from milvus_conn.store import ProfileStore
 
-from .helpers import cache_file, profile_lock, state_file, state_lock, write_profile
+from .helpers import (
+    DATA,
+    cache_file,
+    lock_held,
+    profile_lock,
+    state_file,
+    state_lock,
+    write_profile,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-DATA = Path(__file__).parent / "data"
 
-HOLD_LOCK = """
-import fcntl, os, sys, time
-path = sys.argv[1]
-fd = os.open(path, os.O_RDONLY | (0 if os.path.isdir(path) else os.O_CREAT), 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-time.sleep(120)
-"""
+# modes and exact contents --------------------------------------------------------------
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-@contextmanager
-def lock_held(lock_path: Path) -> Iterator[subprocess.Popen]:
-    """Another process holding the profile's flock until killed."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(lock_path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
-        yield holder
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-        holder.wait(10)
-        if holder.stdout is not None:
-            holder.stdout.close()
-
-
-# modes and exact contents ----------------------------------------------------------------
 
 
 def test_files_are_0600_and_the_created_directory_0700(registry, profile, serving):
@@ -147,94 +123,7 @@ def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, se
     assert not leftover.exists()
 
 
-# unreadable profiles are reported and never overwritten ----------------------------------
-
-CORRUPT = 'version = 1\n\n[connections.a]\naddress = "h:1"\nuser = \n'
-
-
-def test_a_corrupt_profile_names_its_path_line_and_column(registry, profile):
-    write_profile(profile, CORRUPT)
-    with pytest.raises(ProfileException) as info:
-        registry.get_connection_addr("a")
-    assert str(info.value).startswith(f"{profile}: invalid TOML: ")
-    assert "line 5, column 8" in str(info.value)
-    assert info.value.exit_code == 6
-
-
-def test_a_corrupt_profile_is_never_overwritten(registry, profile, serving):
-    before = write_profile(profile, CORRUPT)
-    attempts = [
-        lambda: registry.add_connection(b={"address": "h:2"}),
-        lambda: registry.remove_connection("a"),
-        lambda: registry.connect("c", address=serving.address),
-        lambda: ProfileStore(profile).update(lambda current: current),
-    ]
-    for attempt in attempts:
-        with pytest.raises(ProfileException):
-            attempt()
-        assert profile.read_bytes() == before
-    assert not state_file(profile).exists()
-
-
-def test_a_corrupt_state_file_is_a_profile_error_and_kept(registry, profile, serving):
-    registry.add_connection(h={"address": serving.address})
-    state = state_file(profile)
-    state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text("{not json")
-    with pytest.raises(ProfileException) as info:
-        registry.has_connection("h")
-    assert str(info.value).startswith(f"{state}: invalid state file: ")
-    with pytest.raises(ProfileException):
-        registry.connect("h")
-    assert state.read_text() == "{not json"
-
-
-def test_a_newer_profile_version_is_refused_and_left_unchanged(registry, profile):
-    before = write_profile(profile, 'version = 2\n\n[connections.a]\naddress = "h:1"\n')
-    with pytest.raises(ProfileException) as info:
-        registry.add_connection(b={"address": "h:2"})
-    assert str(info.value) == (
-        f"{profile}: profile version 2 is not supported; this conn reads version 1 "
-        "(upgrade milvus-conn); file left unchanged"
-    )
-    assert profile.read_bytes() == before
-
-
-def test_a_missing_version_is_read_as_version_1(registry, profile):
-    write_profile(profile, '[connections.a]\naddress = "h:1"\n')
-    assert registry.get_connection_addr("a") == {"address": "h:1", "user": ""}
-    registry.add_connection(b={"address": "h:2"})  # appended: the file keeps its own layout
-    assert tomllib.loads(profile.read_text())["connections"]["b"] == {"address": "h:2"}
-    registry.remove_connection("a")  # rewritten: now with the version
-    assert profile.read_text().startswith("version = 1\n")
-
-
-@pytest.mark.parametrize(
-    ("line", "problem"),
-    [
-        ('timeout = "soon"', "timeout must be a number of seconds, got 'soon'"),
-        ("timeout = 0", "timeout must be greater than 0, got 0.0"),
-        ('secure = "yes"', "secure must be true or false, got 'yes'"),
-        ("user = 3", "user must be a string, got 3"),
-        ('probe = "ping"', "probe must be one of auto, grpc-health, milvus, got 'ping'"),
-    ],
-)
-def test_a_wrong_value_names_the_alias_and_the_key(registry, profile, line, problem):
-    before = write_profile(profile, f'version = 1\n\n[connections.a]\naddress = "h:1"\n{line}\n')
-    with pytest.raises(ProfileException) as info:
-        registry.use("a")  # the alias's own fault: only what uses it fails
-    assert str(info.value) == f"{profile}: connection 'a': {problem}"
-    assert profile.read_bytes() == before
-
-
-def test_a_non_string_address_names_the_alias_and_the_key(registry, profile):
-    write_profile(profile, "[connections.a]\naddress = 5\n")
-    with pytest.raises(ProfileException) as info:
-        registry.get_connection_addr("a")
-    assert str(info.value) == f"{profile}: connection 'a': address must be a string, got 5"
-
-
-# unknown keys are kept, comments are not -------------------------------------------------
+# unknown keys are kept, comments are not -----------------------------------------------
 
 
 TEAM_PROFILE = (
@@ -345,6 +234,7 @@ def test_an_absolute_ca_path_is_kept(registry, profile, tmp_path):
 
 
 # aliases -------------------------------------------------------------------------------
+
 
 ODD_ALIASES = ["my prod", "прод-1", "a.b.c", 'say "hi"', "it's", "x#y = [z]", "🙂"]
 

@@ -1,51 +1,34 @@
-"""Issue 6, end to end: `conn use`, `conn env`, `conn export`/`import`, the global
-`-q`/`-v`, and the embedded Milvus Lite of the library, against real servers on
-127.0.0.1 where a server is involved.
-
-Shell output is proved by real shells (bash, and fish when installed) evaluating it;
-terminal output by a real pseudo-terminal.
-"""
+"""`conn env` (exports a pymilvus program reads, proved by real shells evaluating them),
+and `conn export` / `conn import` (aliases carried to another profile, plain secrets
+left behind, conflicts refused unless `--force`)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import pty
-import re
 import shutil
 import subprocess
 import sys
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from urllib import parse
 
 import pytest
 
-from milvus_conn import ConnectionConfigException, Connections
+from .helpers import CORRUPT, snapshot, write_profile
 
-from .conftest import run_conn
-from .helpers import snapshot, write_profile
+# conn env ------------------------------------------------------------------------------
 
-ALICE_PASSWORD = "s3cr3t-Pa55"  # what auth_server accepts for user alice
+
 PASSWORD = "p@ss w'rd:/x-Q7"  # needs URL-quoting and shell-quoting
+
+
 TOKEN = 't0k\'en "$HOME" back\\slash\\'  # quotes, a variable, backslashes, a trailing one
+
+
 READABLE_PASSWORD = "p@ss w'rd:x-Q7"  # shell-quoting, and pymilvus still reads it from a URI
-CORRUPT = "version = 1\n\n[connections.a]\naddress = \n"
+
+
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-# helpers ----------------------------------------------------------------------------
-
-
-def first_column(text: str) -> list[str]:
-    """The ALIAS cell of each row of piped `conn list` output (header excluded)."""
-    return [re.split(r"\s{2,}", line)[0] for line in text.splitlines()[1:]]
-
-
-def defaults(cli, *args: str) -> dict[str, bool]:
-    return {row["alias"]: row["default"] for row in json.loads(cli(*args, "list", "--json").stdout)}
 
 
 def shell(command: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -61,51 +44,6 @@ def shell(command: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def run_on_terminal(*args: str) -> tuple[int, str]:
-    """`conn ARGS` with its stdout on a pseudo-terminal: what a user sees."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "milvus_conn", *args],
-            stdout=follower,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "TERM": "xterm"},
-            timeout=60,
-            check=False,
-        )
-    finally:
-        os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the terminal is closed and drained
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    return done.returncode, b"".join(chunks).decode()
-
-
-# fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def lite(cli, milvus_lite):
-    """Milvus Lite, stored as alias `lite` (not connected)."""
-    cli("add", "lite", "--address", milvus_lite.address)
-    return milvus_lite
-
-
-@pytest.fixture
-def used_lite(cli, lite):
-    """Milvus Lite stored as `lite`, made the profile's default with `conn use`."""
-    cli("add", "other", "--address", "127.0.0.1:19531")
-    assert cli("use", "lite").stdout == "lite\n"
-    return lite
-
-
 @pytest.fixture
 def secret_aliases(cli):
     """`pw` (password by reference), `tk` (token by reference), both with the variables set."""
@@ -117,72 +55,6 @@ def secret_aliases(cli):
 @pytest.fixture
 def other_profile(tmp_path) -> Path:
     return tmp_path / "other" / "profiles.toml"
-
-
-# conn use ---------------------------------------------------------------------------
-
-
-def test_use_writes_default_alias_to_the_profile(cli, used_lite, profile):
-    assert profile.read_text() == (
-        'version = 1\ndefault_alias = "lite"\n\n'
-        f'[connections.lite]\naddress = "{used_lite.address}"\n\n'
-        '[connections.other]\naddress = "127.0.0.1:19531"\n'
-    )
-
-
-def test_use_without_alias_prints_the_current_default(cli, used_lite):
-    assert cli("use").stdout == "lite\n"
-
-
-def test_use_without_alias_on_a_fresh_profile_prints_default(cli):
-    assert cli("use").stdout == "default\n"
-
-
-def test_commands_without_alias_use_the_chosen_default(cli, used_lite, registry):
-    address = used_lite.address
-    assert cli("addr").stdout == f"{address}\n"
-    assert cli("connect").stdout.startswith(f"Connected lite ({address}): healthy via milvus")
-    assert registry.has_connection("lite") is True
-    assert cli("has").stdout.startswith(f"lite ({address}): healthy via milvus")
-    assert "export MILVUS_CONN_ALIAS=lite\n" in cli("env").stdout
-    assert cli("disconnect").stdout == "Disconnected lite\n"
-    assert registry.has_connection("lite") is False
-
-
-def test_list_marks_the_chosen_default_with_a_star(cli, used_lite):
-    assert first_column(cli("list").stdout) == ["default", "lite *", "other"]
-
-
-def test_list_json_flags_only_the_chosen_default(cli, used_lite):
-    assert defaults(cli) == {"default": False, "lite": True, "other": False}
-
-
-def test_milvus_conn_alias_wins_over_the_profile_default(cli, used_lite, monkeypatch):
-    monkeypatch.setenv("MILVUS_CONN_ALIAS", "other")
-    assert cli("addr").stdout == "127.0.0.1:19531\n"
-    assert cli("use").stdout == "other\n"
-    assert defaults(cli) == {"other": True, "lite": False}
-
-
-def test_use_of_an_unknown_alias_exits_1_and_changes_nothing(cli, used_lite, profile):
-    before = snapshot(profile)
-    assert cli("use", "nope", code=1).stderr == "Error: unknown alias 'nope'\n"
-    assert snapshot(profile) == before
-
-
-def test_removing_the_default_alias_clears_it(cli, used_lite, profile):
-    cli("remove", "lite")
-    assert "default_alias" not in profile.read_text()
-    assert cli("use").stdout == "default\n"
-
-
-def test_library_connect_without_alias_uses_the_chosen_default(used_lite, registry):
-    handle = registry.connect()
-    assert (handle.alias, handle.address) == ("lite", used_lite.address)
-    assert registry.has_connection("lite") is True
-
-
-# conn env ---------------------------------------------------------------------------
 
 
 def test_env_prints_exact_sh_exports(cli, lite):
@@ -343,7 +215,7 @@ def test_env_with_secrets_lets_pymilvus_authenticate_to_real_milvus(profile, cli
     assert done.stdout == "[]\n"
 
 
-# conn export / conn import ----------------------------------------------------------
+# conn export / conn import -------------------------------------------------------------
 
 
 SHARED = (
@@ -352,7 +224,11 @@ SHARED = (
     'color = "blue"\n\n'
     '[connections.b]\naddress = "h:2"\ntoken = "Pl41n-TOK-x9"\npassword_env = "PW"\n'
 )
+
+
 EXPORTED_A = '[connections.a]\naddress = "h:1"\ntoken_env = "TOK"\ncolor = "blue"\n'
+
+
 EXPORTED_B = '[connections.b]\naddress = "h:2"\npassword_env = "PW"\n'
 
 
@@ -446,137 +322,3 @@ def test_import_of_a_missing_file_exits_6(cli, lite, profile, tmp_path):
     before = snapshot(profile)
     assert cli("import", str(missing), code=6).stderr == f"Error: {missing}: no such file\n"
     assert snapshot(profile) == before
-
-
-# -q / --quiet and -v / --verbose ----------------------------------------------------
-
-
-@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["addr", "lite"]])
-def test_quiet_prints_nothing(cli, lite, args):
-    result = cli("-q", *args)
-    assert (result.stdout, result.stderr) == ("", "")
-
-
-def test_quiet_connect_prints_nothing_and_still_connects(cli, lite, registry):
-    result = cli("-q", "connect", "lite")
-    assert (result.stdout, result.stderr) == ("", "")
-    assert registry.has_connection("lite") is True
-
-
-def test_quiet_still_prints_errors(cli, lite):
-    result = cli("-q", "addr", "nope", code=1)
-    assert (result.stdout, result.stderr) == ("", "Error: unknown alias 'nope'\n")
-
-
-def test_quiet_list_on_a_terminal_prints_nothing(lite, profile):
-    code, shown = run_on_terminal("list")
-    assert code == 0
-    assert "ALIAS" in shown  # the control: without -q, a table is drawn on the terminal
-    code, shown = run_on_terminal("-q", "list")
-    assert code == 0
-    assert shown == ""
-
-
-def test_verbose_has_names_the_profile_and_the_probed_address(cli, lite, profile):
-    cli("connect", "lite")
-    result = cli("-v", "has", "lite")
-    assert result.stdout.startswith(f"lite ({lite.address}): healthy")
-    assert result.stderr == (
-        f"conn: profile {profile}\n"
-        f"conn: lite: probed {lite.address} (tls off, probe auto, timeout default): "
-        "healthy via milvus\n"
-    )
-
-
-def test_verbose_connect_names_the_profile_and_the_probed_address(cli, auth_server, profile):
-    result = cli("-v", "connect", "alice", "--address", auth_server.address, "--user", "alice",
-                 "--password-stdin", input=f"{ALICE_PASSWORD}\n")  # fmt: skip
-    lines = result.stderr.splitlines()
-    assert all(line.startswith("conn: ") for line in lines), lines
-    assert f"conn: profile {profile}" in lines
-    assert any(auth_server.address in line for line in lines), lines
-
-
-def test_verbose_never_prints_the_password(cli, auth_server):
-    result = cli("-v", "connect", "alice", "--address", auth_server.address, "--user", "alice",
-                 "--password-stdin", input=f"{ALICE_PASSWORD}\n")  # fmt: skip
-    encoded = base64.b64encode(f"alice:{ALICE_PASSWORD}".encode()).decode()
-    for secret in (ALICE_PASSWORD, encoded):
-        assert secret not in result.stdout + result.stderr
-
-
-def test_verbose_list_check_names_every_probed_address(cli, lite):
-    cli("add", "other", "--address", "127.0.0.1:19531", "--timeout", "1")
-    result = cli("-v", "list", "--check", code=3)
-    probed = [line for line in result.stderr.splitlines() if "probed" in line]
-    assert [line.startswith("conn: ") for line in probed] == [True] * 3
-    for address in ("localhost:19530", lite.address, "127.0.0.1:19531"):
-        assert any(address in line for line in probed), result.stderr
-
-
-# embedded Milvus Lite, through the library ------------------------------------------
-
-
-@pytest.fixture
-def local_db(tmp_path) -> Iterator[Path]:
-    """A .db file for an in-process Milvus Lite, released after the test."""
-    from milvus_lite.server_manager import server_manager_instance
-
-    db = tmp_path / "x.db"
-    yield db
-    server_manager_instance.release_server(str(db))
-
-
-def test_connect_to_a_db_file_gives_a_healthy_handle_not_stored(registry, profile, local_db):
-    handle = registry.connect("local", uri=str(local_db))
-    assert handle.check().healthy is True
-    assert "local" not in registry.store.load().aliases
-    assert not profile.exists() or "local" not in profile.read_text()
-
-
-def test_a_db_file_connection_is_live_in_its_process(registry, local_db):
-    handle = registry.connect("local", uri=str(local_db))
-    assert registry.has_connection("local") is True
-    assert registry.get_connection("local") is handle
-
-
-def test_a_db_uri_without_milvus_lite_names_the_extra(profile, tmp_path):
-    script = textwrap.dedent(
-        """
-        import sys
-        sys.modules["milvus_lite"] = None
-        sys.modules["milvus_lite.server_manager"] = None
-        from milvus_conn import ConnectionConfigException, Connections
-        try:
-            Connections(profile=sys.argv[1]).connect("local", uri=sys.argv[2])
-        except ConnectionConfigException as exc:
-            print(exc.message)
-        """
-    )
-    command = [sys.executable, "-c", script, str(profile), str(tmp_path / "x.db")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "milvus-conn[lite]" in done.stdout
-    assert not profile.exists()
-
-
-def test_a_db_file_in_a_missing_directory_is_a_config_error(registry, profile, tmp_path):
-    missing = tmp_path / "absent" / "x.db"
-    with pytest.raises(ConnectionConfigException, match="not exists"):
-        registry.connect("local", uri=str(missing))
-    assert not profile.exists()
-
-
-# processes: the same answers from a real `conn` -------------------------------------
-
-
-def test_process_use_then_addr_without_alias(lite, profile):
-    done = run_conn("use", "lite")
-    assert done.returncode == 0, done.stderr
-    done = run_conn("addr")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == f"{lite.address}\n"
-
-
-def test_fresh_registry_sees_the_default_chosen_by_conn_use(used_lite, profile):
-    assert Connections(profile=profile).resolve_alias(None) == "lite"

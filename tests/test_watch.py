@@ -1,0 +1,159 @@
+"""`conn watch`: follows the grpc.health.v1 Watch stream (or polls a server without it),
+prints each change as a line or JSON, stops at `--changes`/`--for`, and writes a
+Prometheus textfile atomically; no secret in any of it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from . import servers
+from .helpers import NOT_SERVING, PASSWORD, SERVING, TOKEN, assert_no_secret, timed, within
+
+# conn watch ----------------------------------------------------------------------------
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def toggling(steps: Sequence[tuple[float, Callable[[], None]]]) -> Iterator[None]:
+    """Run each (delay, action) in turn on a background thread, while the body runs."""
+
+    def run() -> None:
+        for delay, action in steps:
+            time.sleep(delay)
+            action()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def test_watch_follows_the_grpc_health_watch_stream(cli, serving):
+    cli("add", "svc", "--address", serving.address)
+    steps = [(0.5, lambda: serving.set("", NOT_SERVING)), (0.5, lambda: serving.set("", SERVING))]
+    with toggling(steps):
+        lines = json_lines(cli("watch", "svc", "--for", "3", "--json").stdout)
+    assert [line["status"] for line in lines] == ["healthy", "unhealthy", "healthy"]
+    assert {line["protocol"] for line in lines} == {"grpc-health"}
+    assert {line["alias"] for line in lines} == {"svc"}
+
+
+def test_watch_in_a_process_prints_each_change_as_a_json_line(profile, serving):
+    from .conftest import run_conn
+
+    run_conn("add", "svc", "--address", serving.address)
+    steps = [(1.5, lambda: serving.set("", NOT_SERVING)), (0.5, lambda: serving.set("", SERVING))]
+    with toggling(steps):  # the first step waits for the process to start
+        process = run_conn("watch", "svc", "--for", "3.5", "--json")
+    assert process.returncode == 0, process.stderr
+    lines = json_lines(process.stdout)
+    assert [line["status"] for line in lines] == ["healthy", "unhealthy", "healthy"]
+
+
+def test_watch_polls_a_server_without_health_watch(cli, milvus_protocol):
+    cli("add", "m", "--address", milvus_protocol.address)
+
+    def sick() -> None:
+        milvus_protocol.healthy = False
+
+    def well() -> None:
+        milvus_protocol.healthy = True
+
+    with toggling([(0.6, sick), (0.6, well)]):
+        result = cli("watch", "m", "--for", "2.5", "--interval", "0.2", "--json")
+    lines = json_lines(result.stdout)
+    assert [line["status"] for line in lines] == ["healthy", "unhealthy", "healthy"]
+    assert {line["protocol"] for line in lines} == {"milvus"}
+
+
+def test_watch_changes_1_stops_after_the_first_change(cli, serving):
+    cli("add", "svc", "--address", serving.address)
+    with toggling([(0.5, lambda: serving.set("", NOT_SERVING))]):
+        elapsed, result = timed(cli, "watch", "svc", "--changes", "1", "--for", "10", "--json",
+                                code=4)  # fmt: skip
+    assert [line["status"] for line in json_lines(result.stdout)] == ["healthy", "unhealthy"]
+    assert elapsed < 3
+
+
+def test_watch_plain_lines_name_alias_and_status(cli, serving):
+    cli("add", "svc", "--address", serving.address)
+    line = cli("watch", "svc", "--for", "0.5").stdout.strip()
+    assert re.fullmatch(r"\S+ svc healthy \d+\.\d ms", line), line
+
+
+def test_watch_for_bounds_the_run_time(cli, serving):
+    cli("add", "svc", "--address", serving.address)
+    elapsed, _ = timed(cli, "watch", "svc", "--for", "1", code=0)
+    assert 1 <= elapsed <= within(1)
+
+
+def test_watch_for_bounds_the_run_time_when_the_server_never_answers(cli, silent_server):
+    cli("add", "quiet", "--address", silent_server.address)  # the alias timeout is 10 s
+    elapsed, result = timed(cli, "watch", "quiet", "--for", "1", "--json", code=3)
+    assert elapsed <= within(1)
+    assert [line["status"] for line in json_lines(result.stdout)] == ["unreachable"]
+
+
+def test_watch_of_an_unreachable_alias_reports_unreachable_and_exits_3(cli):
+    cli("add", "down", "--address", servers.refused_address(), "--timeout", "1")
+    lines = json_lines(cli("watch", "down", "--for", "1", "--json", code=3).stdout)
+    assert [(line["status"], line["exit_code"]) for line in lines] == [("unreachable", 3)]
+
+
+def test_watch_prometheus_writes_a_textfile_of_a_healthy_alias(cli, milvus_lite, tmp_path):
+    version = json.loads(cli("connect", "lite", "--address", milvus_lite.address, "--json").stdout)[
+        "server_version"
+    ]
+    out = tmp_path / "metrics"
+    out.mkdir()
+    target = out / "conn.prom"
+    cli("watch", "lite", "--for", "0.5", "--prometheus", str(target))
+    text = target.read_text()
+    assert 'conn_up{alias="lite"} 1\n' in text
+    assert re.search(r'^conn_latency_seconds\{alias="lite"\} 0\.\d{6}$', text, re.M)
+    assert f'conn_server_info{{alias="lite",version="{version}"}} 1\n' in text
+    assert "# TYPE conn_up gauge" in text
+
+
+def test_watch_prometheus_textfile_is_0644_and_leaves_no_temp_file(cli, serving, tmp_path):
+    cli("add", "svc", "--address", serving.address)
+    out = tmp_path / "metrics"
+    out.mkdir()
+    target = out / "conn.prom"
+    with toggling([(0.3, lambda: serving.set("", NOT_SERVING))]):
+        cli("watch", "svc", "--for", "1", "--prometheus", str(target), code=4)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert sorted(p.name for p in out.iterdir()) == ["conn.prom"]
+
+
+def test_watch_prometheus_of_an_unhealthy_alias_says_down(cli, serving, tmp_path):
+    serving.set("", NOT_SERVING)
+    cli("add", "svc", "--address", serving.address)
+    target = tmp_path / "conn.prom"
+    cli("watch", "svc", "--for", "0.5", "--prometheus", str(target), code=4)
+    text = target.read_text()
+    assert 'conn_up{alias="svc"} 0\n' in text
+    assert 'conn_server_info{alias="svc",version="unknown"} 1\n' in text
+
+
+def test_watch_lines_and_textfile_never_contain_a_secret(cli, serving, monkeypatch, tmp_path):
+    monkeypatch.setenv("SVC_PW", PASSWORD)
+    monkeypatch.setenv("SVC_TOKEN", TOKEN)
+    cli("add", "pw", "--address", serving.address, "--user", "ci", "--password-env", "SVC_PW")
+    cli("add", "tok", "--address", serving.address, "--token-env", "SVC_TOKEN")
+    for alias in ("pw", "tok"):
+        target = tmp_path / f"{alias}.prom"
+        for extra in ((), ("--json",)):
+            result = cli("-v", "watch", alias, "--for", "0.5", "--prometheus", str(target), *extra)
+            assert_no_secret(result.stdout, result.stderr, target.read_text())
