@@ -28,20 +28,12 @@ from .endpoint import Credentials, Target
 from .errors import ConnectionConfigException, ExitCode, ProfileException
 
 TARGET_KEYS = ("address", "uri", "host", "port")
-CONNECT_OPTIONS = (
-    "secure",
-    "server_pem_path",
-    "server_name",
-    "client_pem_path",
-    "client_key_path",
-    "ca_pem_path",
-    "timeout",
-    "probe",
-    "health_service",
-    "password_env",
-    "token_env",
-)
 CREDENTIAL_KEYS = ("user", "password", "token", "db_name")
+# Every other setting of an alias may be given to `connect` too: a new AliasConfig field
+# is a connect option with no change here.
+CONNECT_OPTIONS = tuple(
+    name for name in AliasConfig._fields if name not in {*TARGET_KEYS, *CREDENTIAL_KEYS, "extra"}
+)
 IGNORED_OPTIONS = ("keep_alive", "_async", "_unbind_with_db", "grpc_options")  # pymilvus's
 _KNOWN = {*TARGET_KEYS, *CONNECT_OPTIONS, *CREDENTIAL_KEYS}
 _DEFAULTS = AliasConfig._field_defaults
