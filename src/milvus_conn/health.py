@@ -13,6 +13,8 @@ A failed call becomes an outcome in outcomes.py, the one place that reads gRPC c
 The few protobuf messages involved are encoded by hand on grpcio's generic unary
 calls, so a probe costs one grpcio import and no generated modules. grpc is imported
 on first use only.
+
+ARCHITECTURE.md draws the core's boundary: it imports nothing of aliases or files.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,

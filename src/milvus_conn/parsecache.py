@@ -13,6 +13,8 @@ this module, once those rows pass without it.
 
 The cache is best effort: unreadable, corrupt or of another format, it is ignored;
 where it cannot be written (a read-only home), files are simply parsed every time.
+
+ARCHITECTURE.md lists it with the other performance devices.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ are connected lives in this user's state file for it (paths.py), so `conn connec
 in a shell and `connections.has_connection("prod")` in Python agree. `Connections` is
 short methods over: catalog.py (what exists, state, live handles), resolve.py (an alias
 into what to connect with), connection.py (probes), handoff.py (pymilvus), edits.py.
+
+ARCHITECTURE.md maps these modules and what each must not know.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ credentials.py, in its order.
 Sources, as `--explain` shows them: `flag` (an option given), `profile:PATH` (stored in
 that file), `uri` (read from the alias's URI: address, TLS from https, user, db_name),
 `env:NAME` (`$MILVUS_URI`, `$MILVUS_CONN_TIMEOUT`, a secret's variable), or `default`.
+
+ARCHITECTURE.md says where a new connection option goes (three places).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ returns an outcome that one printer shows.
   output.py   the printer (`Output`) and what outcomes hold; shapes.py their shapes
   session.py  one run's registry, printer and caught warnings
   lean.py     the start-up device that builds only the command a run invokes
+
+ARCHITECTURE.md says what the CLI must not know, and where a new command goes.
 """
 
 import gc

@@ -5,6 +5,8 @@ for all of them, and each command's module costs its import; a run needs only th
 it invokes. The `make bench` rows that need this are 2a-2c (`conn list`, `conn addr`,
 `conn has --no-probe` against `import typer`, at most 1.15x): without it each offline
 command costs about half as much again.
+
+ARCHITECTURE.md lists it with the other performance devices.
 """
 
 import typer
