@@ -183,9 +183,7 @@ class Connections:
         """`conn has`: known and connected; then (unless `probe=False`) healthy now, or
         within `wait` s (and ready, when asked)."""
         handle = self._catalog.live(check_alias(self.resolve_alias(alias)))
-        if not probe:
-            return None
-        return run(handle.probe(timeout, want_version=False, gates=gates, ready=ready), wait)
+        return _answer(handle, probe, wait, timeout, gates, ready).result
 
     def probe_many(self, aliases: Sequence[str | None], **options: Any) -> list[fanout.Answer]:
         """`conn has A B C`: each alias (None: the default one) probed at once, as `probe`
@@ -193,10 +191,9 @@ class Connections:
 
         def one(name: str) -> fanout.Answer:
             try:
-                result = self.probe(name, **options)
+                return _answer(self._catalog.live(check_alias(name)), **options)
             except MilvusException as exc:
                 return fanout.Answer(name, {}, error=exc)
-            return fanout.Answer(name, self._catalog.live(name).config.public(), result)
 
         return fanout.each(one, [self.resolve_alias(alias) for alias in aliases])
 
@@ -300,6 +297,21 @@ def _embedded(given: dict[str, Any]) -> bool:
         return False
     given["uri"] = lite.start(given["uri"])
     return True
+
+
+def _answer(
+    handle: Connection,
+    probe: bool = True,
+    wait: float = 0,
+    timeout: float | None = None,
+    gates: health.Gates | None = None,
+    ready: ReadySpec | None = None,
+) -> fanout.Answer:
+    """A connected alias's answer: its public config and, unless not asked, its probe."""
+    if not probe:
+        return fanout.Answer(handle.alias, handle.config.public())
+    asked = handle.probe(timeout, want_version=False, gates=gates, ready=ready)
+    return fanout.Answer(handle.alias, handle.config.public(), run(asked, wait))
 
 
 def _healthy(
