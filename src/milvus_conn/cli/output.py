@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MilvusException
+from ..errors import ExitCode, MilvusException
 from ..untrusted import escape, escape_json, escape_lines
 from . import shapes
 
@@ -172,7 +172,7 @@ class Output:
         """Under --quiet only errors that are not answers (usage, profile: exit 2 and 6)
         still print."""
         if isinstance(answer, MilvusException):
-            if not self.quiet or answer.exit_code in (2, 6):
+            if not self.quiet or answer.exit_code in (ExitCode.USAGE, ExitCode.PROFILE):
                 self.error(answer.message)
         elif answer is None:
             self.out(f"{alias}: connected (not probed)")
