@@ -89,3 +89,16 @@ def test_no_color_only_when_set_and_not_empty(profile, serving, value, coloured)
                                                      "NO_COLOR": value})  # fmt: skip
     assert code == 0, text
     assert ("\x1b[32m" in text) is coloured, repr(text)
+
+
+def test_piped_columns_line_up_with_wide_characters(cli):
+    """A CJK character takes two terminal columns: the plain table counts it so."""
+    cli("add", "数据库", "--address", "127.0.0.1:1", "--user", "用户")
+    cli("add", "b", "--address", "127.0.0.1:2", "--user", "bob")
+    lines = cli("list").stdout.splitlines()
+    header, wide, narrow = lines[0], lines[2], lines[3]
+    assert wide.startswith("数据库") and narrow.startswith("b ")
+    columns = [header.index("ADDRESS"), header.index("USER")]
+    assert [narrow.index("127"), narrow.index("bob")] == columns
+    # the wide row: each CJK character is two columns, so its string offsets are smaller
+    assert [wide.index("127") + 3, wide.index("用户") + 3] == columns

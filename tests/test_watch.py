@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+import pytest
+
 from . import servers
 from .helpers import NOT_SERVING, PASSWORD, SERVING, TOKEN, assert_no_secret, timed, within
 
@@ -157,3 +159,11 @@ def test_watch_lines_and_textfile_never_contain_a_secret(cli, serving, monkeypat
         for extra in ((), ("--json",)):
             result = cli("-v", "watch", alias, "--for", "0.5", "--prometheus", str(target), *extra)
             assert_no_secret(result.stdout, result.stderr, target.read_text())
+
+
+@pytest.mark.parametrize("interval", ["0.000000001", "0.05"])
+def test_watch_refuses_an_interval_that_would_flood_the_server(cli, serving, interval):
+    cli("add", "s", "--address", serving.address)
+    result = cli("watch", "s", "--interval", interval, "--for", "1", code=2)
+    assert "interval must be at least 0.1 s" in result.stderr, result.stderr
+    assert result.stdout == ""

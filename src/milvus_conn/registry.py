@@ -233,8 +233,13 @@ class Connections:
     ) -> Iterator[health.HealthResult]:
         """`conn watch`: the alias's health now, then each change of status."""
         alias = check_alias(self.resolve_alias(alias))
-        check_timeout(interval, "interval")
         from . import watch
+
+        if check_timeout(interval, "interval") < watch.MIN_INTERVAL:
+            raise ConnectionConfigException(
+                f"interval must be at least {watch.MIN_INTERVAL:g} s, got {interval:g}: "
+                "a shorter one only floods the server"
+            )
 
         probe = self.probe_for(alias, self._catalog.require(alias), None)
         return watch.changes(probe, interval=interval, until=until)

@@ -64,3 +64,16 @@ def server_text(text: str) -> str:
     if len(text) <= MAX_SERVER_TEXT:
         return text
     return f"{text[:MAX_SERVER_TEXT]}... ({len(text) - MAX_SERVER_TEXT} more characters)"
+
+
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: wide (CJK) characters take two, combining marks
+    none, so plain-text tables line up. ASCII, the common case, never loads unicodedata."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        for char in text
+    )

@@ -25,6 +25,7 @@ from .health import (
 from .wire import decode_fields, encode_string_field, first
 
 HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
+MIN_INTERVAL = 0.1  # seconds between polls, at the least
 _SERVING = 1
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ExitCode, MilvusException
-from ..untrusted import escape, escape_json, escape_lines
+from ..untrusted import escape, escape_json, escape_lines, width
 from . import shapes
 
 if TYPE_CHECKING:
@@ -151,11 +151,10 @@ class Output:
             return
         rows = [[escape(str(c)) for c in row] for row in rows]
         if not self.terminal:
-            widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+            widths = [max(map(width, col)) for col in zip(headers, *rows, strict=False)]
             for row in (headers, *rows):
-                self.out(
-                    "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                )
+                cells = (c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True))
+                self.out("  ".join(cells).rstrip())
             return
         from rich.console import Console
         from rich.table import Table as Grid
