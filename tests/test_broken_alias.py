@@ -125,3 +125,11 @@ def test_a_bad_timeout_is_the_commands_error_not_every_rows(cli, serving):
         "",
         "Error: timeout must be greater than 0, got 0.0\n",
     )
+
+
+def test_list_connections_keeps_the_broken_alias_with_no_handle(registry, profile):
+    """pymilvus's `list_connections` lists every alias: a broken one is there, not live."""
+    write_profile(profile, BROKEN)
+    listed = dict(registry.list_connections())
+    assert "badport" in listed and listed["badport"] is None
+    assert "good" in listed

@@ -122,7 +122,12 @@ class Connections:
         return self._catalog.handle(alias, self._catalog.config(alias))
 
     def list_connections(self) -> list[tuple[str, Connection | None]]:
-        return [(alias, self.get_connection(alias)) for alias in self._catalog.configs()]
+        """Every alias with its live handle; an unusable one with None (`conn list` says why)."""
+        entries, _ = self._catalog.entries()
+        return [
+            (alias, None if isinstance(entry, MilvusException) else self.get_connection(alias))
+            for alias, entry in entries.items()
+        ]
 
     def get_connection_addr(self, alias: str) -> dict[str, Any]:
         """The config dict, pymilvus's shape; `{}` for an unknown alias; never a secret."""
