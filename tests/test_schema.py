@@ -4,15 +4,20 @@ rejects the ones conn refuses to read."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
-import tomllib
 from jsonschema import Draft4Validator
 
 from milvus_conn.config import AliasConfig
 
 from .helpers import write_profile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 DATA = Path(__file__).parent / "data"
 
