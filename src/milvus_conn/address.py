@@ -103,11 +103,14 @@ def _ipv6(text: str, value: object, kind: str) -> str:
     if "%" in text:
         raise _bad(value, kind, ZONE_REFUSED)
     try:
-        return ipaddress.IPv6Address(text).compressed
+        address = ipaddress.IPv6Address(text)
     except ValueError:
         if "." in text and ":" not in text:
             raise _bad(value, kind, "brackets are for IPv6 addresses only") from None
         raise _bad(value, kind, f"{text!r} is not an IPv6 address") from None
+    if address.ipv4_mapped is not None:  # RFC 5952 5: dotted, on every Python (3.13 is)
+        return f"::ffff:{address.ipv4_mapped}"
+    return address.compressed
 
 
 def _host_name(text: str, value: object, kind: str) -> str:
