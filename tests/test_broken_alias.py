@@ -11,7 +11,7 @@ import pytest
 
 from milvus_conn.errors import ProfileException
 
-from .helpers import BROKEN, write_profile
+from .helpers import BROKEN, state_file, write_profile
 
 # one alias's problem is that alias's row -----------------------------------------------
 
@@ -137,3 +137,23 @@ def test_list_connections_keeps_the_broken_alias_with_no_handle(registry, profil
     listed = dict(registry.list_connections())
     assert "badport" in listed and listed["badport"] is None
     assert "good" in listed
+
+
+def test_a_state_entry_that_is_not_a_table_is_its_aliases_fault_alone(cli, profile, serving):
+    """A hand-edited state file: the bad record fails its alias (exit 6, naming the file,
+    the alias and the fix), never the others, and `conn disconnect` clears it."""
+    cli("connect", "good", "--address", serving.address)
+    cli("add", "bad", "--address", serving.address)
+    state = state_file(profile)
+    data = json.loads(state.read_text())
+    data["connected"]["bad"] = "garbage"
+    state.write_text(json.dumps(data))
+    for _ in range(2):  # parsed, then from the parse cache
+        cli("has", "good")
+        failed = cli("has", "bad", code=6)
+        assert "alias 'bad'" in failed.stderr and "conn disconnect bad" in failed.stderr
+        assert str(state) in failed.stderr, failed.stderr
+        cli("list")
+    cli("disconnect", "bad")
+    cli("has", "bad", code=1)
+    cli("has", "good")

@@ -144,7 +144,10 @@ class Catalog:
         try:
             config = AliasConfig.from_table(table)
         except ConnectionConfigException as exc:
-            raise ProfileException(f"{self.store.state_path}: alias {alias!r}: {exc}") from None
+            raise ProfileException(
+                f"{self.store.state_path}: alias {alias!r}: {exc} (conn disconnect {alias} "
+                "clears it)"
+            ) from None
         given = {"user": config.user, "db_name": entry.get("db_name")}
         return res.resolve(
             alias, config, given, self.env, base_dir=self.store.base_for(alias),

@@ -126,9 +126,11 @@ def _parse_alias(path: Path, alias: str, table: object) -> AliasConfig | BrokenA
 def state_from(document: Any, path: Path) -> State:
     """The state in a parsed state file; errors name `path`."""
     connected = document.get("connected") if isinstance(document, dict) else None
-    if not isinstance(connected, dict) or not all(isinstance(v, dict) for v in connected.values()):
+    if not isinstance(connected, dict):
         raise ProfileException(f"{path}: invalid state file: no 'connected' table")
-    return State(connected=connected)
+    # An entry that is not a table is its alias's own fault (an empty record that does
+    # not validate when read); `conn disconnect ALIAS` clears it, the others still work.
+    return State({alias: e if isinstance(e, dict) else {} for alias, e in connected.items()})
 
 
 def secret_holders(document: dict[str, Any]) -> list[str]:

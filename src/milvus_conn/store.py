@@ -166,9 +166,8 @@ class ProfileStore:
         document = self._cache.get("state", key)
         if document is not None:
             return State(connected=document["connected"])
-        document = self._json(self.state_path)
-        state = state_from(document, self.state_path)
-        self._cache.put("state", key, document)
+        state = state_from(self._json(self.state_path), self.state_path)
+        self._cache.put("state", key, state.to_json())  # as checked: entries are tables
         return state
 
     def _json(self, path: Path) -> Any:
