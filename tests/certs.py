@@ -92,3 +92,35 @@ def make_certs(out: Path, *, ipv6: bool = True) -> None:
 
 if __name__ == "__main__":
     make_certs(Path(sys.argv[1]))
+
+
+def signed_by_test_ca(
+    certs: Path,
+    subject: x509.Name,
+    san: list[x509.GeneralName],
+    *,
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) of a server certificate signed by the CA in `certs`."""
+    ca_key = serialization.load_pem_private_key((certs / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)

@@ -17,13 +17,11 @@ from pathlib import Path
 import grpc
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health, health_pb2_grpc
 
 from . import servers
-from .certs import SERVER_NAME
+from .certs import SERVER_NAME, signed_by_test_ca
 from .helpers import PASSWORD, TOKEN, assert_no_secret, within
 
 # TLS insight ---------------------------------------------------------------------------
@@ -31,32 +29,13 @@ from .helpers import PASSWORD, TOKEN, assert_no_secret, within
 
 def _server_certificate(certs: Path, *, expired: bool) -> tuple[bytes, bytes]:
     """A server certificate (SAN localhost, 127.0.0.1) signed by the test CA of `certs`."""
-    ca_key = serialization.load_pem_private_key((certs / "ca.key").read_bytes(), None)
-    ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
     if not expired:
         start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=90)
-    key = ec.generate_private_key(ec.SECP256R1())
     san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(servers.LOOPBACK))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    return signed_by_test_ca(certs, subject, san, start=start, end=end)
 
 
 class TLSHealthServer:

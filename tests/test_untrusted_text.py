@@ -15,6 +15,7 @@ from milvus_conn.errors import ConnectionConfigException
 from milvus_conn.health import Probe, Target, check
 
 from . import servers
+from .certs import signed_by_test_ca
 from .conftest import run_conn
 from .helpers import on_terminal, snapshot, state_file, write_profile
 
@@ -207,38 +208,16 @@ def _crafted_certificate(certs: Path) -> tuple[bytes, bytes]:
     import ipaddress
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    ca_key = serialization.load_pem_private_key((certs / "ca.key").read_bytes(), None)
-    ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
     now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, ESC_TITLE),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "org\x9b31m"),
     ])  # fmt: skip
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(servers.LOOPBACK))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+    san = [x509.IPAddress(ipaddress.ip_address(servers.LOOPBACK))]
+    start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=30)
+    return signed_by_test_ca(certs, subject, san, start=start, end=end)
 
 
 def test_certificate_fields_are_shown_escaped(cli, certs):
