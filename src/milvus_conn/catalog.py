@@ -224,7 +224,7 @@ class Catalog:
                 return None
             handle = self._handles.get(alias)
             if handle is None:
-                handle = Connection.of(self.from_state(alias, entry, stored))
+                handle = Connection(self.from_state(alias, entry, stored))
                 handle.answered_by = entry.get("protocol") or ""
                 self._handles[alias] = handle
             return handle

@@ -27,27 +27,16 @@ if TYPE_CHECKING:
 class Connection:
     """A live handle: the channel to an alias's server, its address, and `check()`."""
 
-    def __init__(
-        self,
-        alias: str,
-        config: AliasConfig,
-        credentials: Credentials,
-        target: Target,
-        result: health.HealthResult | None = None,
-    ) -> None:
-        self.alias = alias
-        self.config = config
+    def __init__(self, resolved: Resolved, result: health.HealthResult | None = None) -> None:
+        """The handle for a resolved alias (raises if a secret it names is unset)."""
+        self.alias = resolved.alias
+        self.config = resolved.config
         self.result = result
         self.answered_by = ""  # the protocol that answered when it was connected
-        self._credentials = credentials
-        self._target = target
+        self._credentials = resolved.credentials
+        self._target = resolved.target
         self._channel: Any = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def of(cls, resolved: Resolved) -> Connection:
-        """The handle for a resolved alias (raises if a secret it names is unset)."""
-        return cls(resolved.alias, resolved.config, resolved.credentials, resolved.target)
 
     @property
     def address(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import AliasConfig, check_alias
+from .config import SECRET_KEYS, AliasConfig, check_alias
 from .errors import (
     AliasExistsException,
     ConnectionConfigException,
@@ -25,6 +25,7 @@ from .profile import Profile, with_aliases
 from .store import ProfileStore
 
 Refuse = Callable[[str, str], None]  # (alias, address): raises if it may not change
+Change = Callable[[Profile], Profile]  # what the store applies under its lock
 
 
 def configs_of(kwargs: Mapping[str, Any]) -> dict[str, AliasConfig]:
@@ -38,7 +39,7 @@ def configs_of(kwargs: Mapping[str, Any]) -> dict[str, AliasConfig]:
     return configs
 
 
-def adding(alias: str, config: AliasConfig, *, force: bool, refuse: Refuse) -> Any:
+def adding(alias: str, config: AliasConfig, *, force: bool, refuse: Refuse) -> Change:
     """`conn add`: store one alias; one that exists (even broken) only when forced."""
 
     def change(profile: Profile) -> Profile:
@@ -52,7 +53,7 @@ def adding(alias: str, config: AliasConfig, *, force: bool, refuse: Refuse) -> A
     return change
 
 
-def importing(incoming: Mapping[str, AliasConfig], *, force: bool, refuse: Refuse) -> Any:
+def importing(incoming: Mapping[str, AliasConfig], *, force: bool, refuse: Refuse) -> Change:
     """`conn import`: merge aliases; one that exists with other settings only when forced."""
 
     def change(profile: Profile) -> Profile:
@@ -84,7 +85,7 @@ def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
     return loaded.aliases
 
 
-def using(alias: str) -> Any:
+def using(alias: str) -> Change:
     """`conn use`: the alias commands use when none is named."""
     return lambda p: p if p.default_alias == alias else p.replace(default_alias=alias)
 
@@ -112,7 +113,7 @@ def exported(profile: Profile, aliases: Sequence[str] = ()) -> str:
 def _without_secrets(table: Any) -> Any:
     if not isinstance(table, dict):
         return table
-    return {k: v for k, v in table.items() if k not in ("password", "token")}
+    return {k: v for k, v in table.items() if k not in SECRET_KEYS}
 
 
 def warn_if_plain(configs: dict[str, AliasConfig]) -> None:

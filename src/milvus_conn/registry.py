@@ -98,7 +98,7 @@ class Connections:
         embedded = _embedded(given)
         resolved = self._catalog.resolve(alias, given)
         try:
-            handle = Connection.of(resolved)
+            handle = Connection(resolved)
             request = handle.probe(gates=gates, want_certificate=want_certificate, ready=ready)
             handle.result = _healthy(run(request, wait), f"cannot connect {alias!r}", handle)
         except (ProbeException, ProfileException, ConnectionConfigException):

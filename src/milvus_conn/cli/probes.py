@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConnectionConfigException, ExitCode, MilvusException
-from ..fanout import combined_exit_code
+from ..fanout import combined_exit_code, exit_code
 from . import shapes
 from .options import (
     Address,
@@ -198,8 +198,6 @@ def list_(
     as_json: Json = False,
 ) -> Outcome:
     """Show every alias; with --check, probe them all concurrently."""
-    from ..fanout import exit_code
-
     infos = session(ctx).registry.describe(check=check, timeout=timeout)
     shown: list[Item] = []
     for info in infos:
