@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from grpc_health.v1 import health_pb2
 from typer.testing import Result
 
@@ -206,3 +208,16 @@ def lock_held(lock_path: Path) -> Iterator[subprocess.Popen[str]]:
         for stream in (holder.stdout, holder.stderr):
             if stream is not None:
                 stream.close()
+
+
+def require_program(name: str, package: str) -> str:
+    """The path of `name`, a program a test runs for real. Without it the test skips,
+    saying which Debian package `make test` installs it from; in CI (CI=true), where
+    `make test` installs it as root, a missing program fails the test instead."""
+    found = shutil.which(name)
+    if found is None:
+        why = f"{name} is not installed (make test installs Debian's {package} as root)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from milvus_conn.completion import SHELLS
+
+from .helpers import require_program
 
 ROOT = Path(__file__).parent.parent
 COMPLETIONS = ROOT / "completions"
@@ -27,8 +28,7 @@ def _generator():
 
 def shell(name: str, script: str, profile: Path) -> list[str]:
     """Run `script` in the real shell `name` with `conn` on PATH; its output lines."""
-    if shutil.which(name) is None:
-        pytest.skip(f"{name} is not installed (make shells installs it with root and apt-get)")
+    require_program(name, name)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
