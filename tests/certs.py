@@ -124,3 +124,14 @@ def signed_by_test_ca(
         serialization.NoEncryption(),
     )
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def server_certificate(certs: Path, *, expired: bool) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM) for localhost and 127.0.0.1, signed by the test CA of
+    `certs`: valid for 90 more days, or expired yesterday."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
+    if not expired:
+        start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=90)
+    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    return signed_by_test_ca(certs, _name("localhost"), san, start=start, end=end)

@@ -15,7 +15,7 @@ from milvus_conn import Connections
 from milvus_conn.cli import app
 
 from . import servers
-from .certs import make_certs
+from .certs import make_certs, server_certificate
 from .milvus_server import MilvusServer, TLSFiles
 
 # Variables that would make a test depend on the machine it runs on.
@@ -198,6 +198,22 @@ def _tls(certs: Path) -> TLSFiles:
         client_cert=certs / "client.pem",
         client_key=certs / "client.key",
     )
+
+
+@pytest.fixture
+def tls_health(certs: Path) -> Iterator[servers.TLSHealthServer]:
+    """grpc.health.v1 over TLS, certificate valid for 90 more days."""
+    server = servers.TLSHealthServer(*server_certificate(certs, expired=False))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def expired_tls(certs: Path) -> Iterator[servers.TLSHealthServer]:
+    """grpc.health.v1 over TLS with a certificate that expired yesterday (trusted CA)."""
+    server = servers.TLSHealthServer(*server_certificate(certs, expired=True))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,52 @@ def on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str
     return process.wait(60), b"".join(chunks).decode("utf-8", "replace")
 
 
+def on_own_terminal(
+    *args: str, env: dict[str, str] | None = None, seconds: float = 30
+) -> tuple[int | None, str]:
+    """`conn ARGS` in a session of its own whose controlling terminal is a fresh
+    pseudo-terminal, which is also its stdin, stdout and stderr: OpenSSL's pass phrase
+    prompt opens /dev/tty, so only here would it wait. A command still running after
+    `seconds` is killed, and its code is None (it waited for input)."""
+    import fcntl
+    import select
+    import termios
+
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:  # in the child, before exec
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "milvus_conn", *args], stdin=slave, stdout=slave,
+        stderr=slave, env=environment, preexec_fn=own_terminal,  # noqa: PLW1509
+    )  # fmt: skip
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not select.select([master], [], [], 0.1)[0]:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    try:
+        code: int | None = process.wait(max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        code = None
+    os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
 # time ----------------------------------------------------------------------------------
 
 # The one allowance for wall time. A command promised to end within T seconds (its

@@ -40,6 +40,17 @@ def wait_healthy(address: str, seconds: float, process: subprocess.Popen | None 
     raise RuntimeError(f"no healthy server at {address} after {seconds} s")
 
 
+def _term_on_parent_death() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies, killed
+    or not, so that no server outlives its test run (Linux: tied to the starting thread,
+    and session fixtures start in the main thread)."""
+    import ctypes
+    import signal
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 class MilvusLite:
     """`milvus-lite server` in a subprocess, as a user would run it."""
 
@@ -49,8 +60,13 @@ class MilvusLite:
         self.log = data_dir.parent / "milvus-lite.log"
         command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir)]
         command += ["--host", host, "--port", str(self.port)]  # IPv6 only as "[::1]"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        with self.log.open("wb") as log:  # SIGTERM if the test process dies (mutmut's workers)
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_term_on_parent_death,  # noqa: PLW1509 - no fork-unsafe work
+            )
         try:
             wait_healthy(self.address, 60, self.process)
         except RuntimeError as exc:
@@ -87,6 +103,21 @@ class HealthServer:
 
     def set(self, service: str, status: int) -> None:
         self.servicer.set(service, status)
+
+    def stop(self) -> None:
+        self.server.stop(0).wait()
+
+
+class TLSHealthServer:
+    """grpcio-health-checking's servicer over TLS (one-way), with the given key pair."""
+
+    def __init__(self, key_pem: bytes, cert_pem: bytes) -> None:
+        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+        health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), self.server)
+        credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)])
+        self.port = self.server.add_secure_port(f"{LOOPBACK}:0", credentials)
+        self.address = f"{LOOPBACK}:{self.port}"
+        self.server.start()
 
     def stop(self) -> None:
         self.server.stop(0).wait()

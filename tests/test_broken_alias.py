@@ -49,7 +49,7 @@ def test_an_unreadable_tls_file_is_that_aliases_row_with_exit_2(cli, serving, tm
         2,
         "config_error",
     )
-    assert "cannot read TLS file" in rows["tls"]["health"]["reason"]
+    assert rows["tls"]["health"]["reason"] == f"alias 'tls': --ca-pem-path {missing}: no such file"
 
 
 def test_an_invalid_alias_table_is_its_own_row_not_the_whole_profile(cli, profile):

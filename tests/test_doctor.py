@@ -186,11 +186,18 @@ def test_missing_unreadable_and_non_pem_tls_files_are_fixes(cli, tmp_path):
     add_tls(cli, "b", ca_pem_path=tmp_path / "adir.pem")
     add_tls(cli, "c", server_pem_path=tmp_path / "notpem.pem")
     found = messages(doctor(cli, code=1))
-    assert f"alias 'a': ca_pem_path {tmp_path / 'missing.pem'} does not exist" in found
-    assert f"alias 'b': ca_pem_path {tmp_path / 'adir.pem'} cannot be read" in found
-    assert f"alias 'c': server_pem_path {tmp_path / 'notpem.pem'} holds no PEM certificate" in (
-        found
-    )
+    assert (
+        f"alias 'a': --ca-pem-path {tmp_path / 'missing.pem'}: no such file | put the file "
+        "there, or set ca_pem_path of this alias in the profile to the right one"
+    ) in found
+    assert (
+        f"alias 'b': --ca-pem-path {tmp_path / 'adir.pem'}: is a directory, not a regular file"
+        " | point ca_pem_path at a regular file conn can read"
+    ) in found
+    assert (
+        f"alias 'c': --server-pem-path {tmp_path / 'notpem.pem'} is not a PEM certificate | "
+        "point server_pem_path at a PEM file"
+    ) in found
 
 
 def test_an_expired_certificate_is_a_fix_and_a_near_one_a_note(cli, tmp_path):
@@ -215,7 +222,10 @@ def test_a_key_of_another_certificate_is_a_fix(cli, tmp_path):
 def test_an_encrypted_or_world_readable_key_is_a_fix(cli, tmp_path):
     pem, key = self_signed(tmp_path / "enc", days=300, encrypted=True)
     add_tls(cli, "enc", client_pem_path=pem, client_key_path=key)
-    assert "is encrypted; gRPC needs a plain key" in messages(doctor(cli, code=1))
+    assert (
+        f"alias 'enc': --client-key-path {key} is encrypted; conn cannot prompt for its pass "
+        f"phrase | decrypt it: openssl pkey -in {key} -out KEY.plain (then chmod 600)"
+    ) in messages(doctor(cli, code=1))
     pem, key = self_signed(tmp_path / "open", days=300)
     key.chmod(0o644)
     cli("remove", "enc")
@@ -257,7 +267,7 @@ def test_network_probes_every_alias(cli, serving, silent_server, tmp_path):
     assert by_alias["'nopw'"]["message"].startswith("'nopw' not probed: ")
     assert (
         by_alias["'badtls'"]["message"]
-        == "'badtls' not probed: a TLS file cannot be read (see tls above)"
+        == "'badtls' not probed: a TLS file cannot be used (see tls above)"
     )
 
 

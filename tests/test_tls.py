@@ -1,70 +1,21 @@
 """TLS: every cause of a failed handshake said in words (plaintext vs TLS, unknown CA,
 name mismatch, missing client certificate), the server certificate in `list --check`
 and `-v`, `--min-cert-days`, expired certificates, and one-way and mutual TLS against
-the real Milvus 2.3.5. The small TLS grpc.health.v1 servers are made here."""
+the real Milvus 2.3.5 (the small TLS grpc.health.v1 servers: servers.TLSHealthServer)."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import re
 import time
-from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import pytest
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-from grpc_health.v1 import health, health_pb2_grpc
 
-from . import servers
-from .certs import SERVER_NAME, signed_by_test_ca
+from .certs import SERVER_NAME, make_certs
 from .helpers import PASSWORD, TOKEN, assert_no_secret, within
 
 # TLS insight ---------------------------------------------------------------------------
-
-
-def _server_certificate(certs: Path, *, expired: bool) -> tuple[bytes, bytes]:
-    """A server certificate (SAN localhost, 127.0.0.1) signed by the test CA of `certs`."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    start, end = (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
-    if not expired:
-        start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=90)
-    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(servers.LOOPBACK))]
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    return signed_by_test_ca(certs, subject, san, start=start, end=end)
-
-
-class TLSHealthServer:
-    def __init__(self, key_pem: bytes, cert_pem: bytes) -> None:
-        self.server = grpc.server(futures.ThreadPoolExecutor(4))
-        health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), self.server)
-        credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)])
-        self.port = self.server.add_secure_port(f"{servers.LOOPBACK}:0", credentials)
-        self.address = f"{servers.LOOPBACK}:{self.port}"
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop(0).wait()
-
-
-@pytest.fixture
-def tls_health(certs) -> Iterator[TLSHealthServer]:
-    """grpc.health.v1 over TLS, certificate valid for 90 more days."""
-    server = TLSHealthServer(*_server_certificate(certs, expired=False))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def expired_tls(certs) -> Iterator[TLSHealthServer]:
-    """grpc.health.v1 over TLS with a certificate that expired yesterday (trusted CA)."""
-    server = TLSHealthServer(*_server_certificate(certs, expired=True))
-    yield server
-    server.stop()
 
 
 def test_min_cert_days_without_tls_fails_naming_the_gate(cli, serving):
@@ -101,12 +52,46 @@ def test_name_mismatch_says_the_certificate_does_not_match(cli, milvus_tls, cert
     assert "does not match the name asked for (check --server-name)" in result.stderr
 
 
+@pytest.fixture(scope="session")
+def stranger_certs(tmp_path_factory) -> Path:
+    """A client certificate and key signed by a CA the test servers do not trust."""
+    out = tmp_path_factory.mktemp("stranger")
+    make_certs(out)
+    return out
+
+
 @pytest.mark.slow
-def test_missing_client_certificate_for_mutual_tls_says_so(cli, milvus_mtls, certs):
-    result = cli("connect", "x", "--address", milvus_mtls.address, "--secure",
-                 "--ca-pem-path", str(certs / "ca.pem"), "--timeout", "3", code=3)  # fmt: skip
-    assert "the server refused the client certificate" in result.stderr
-    assert "--client-pem-path" in result.stderr
+@pytest.mark.parametrize("client", ["missing", "untrusted"])
+def test_a_refused_client_certificate_is_named_with_exit_3(
+    cli, milvus_mtls, certs, stranger_certs, client
+):
+    pair = []
+    if client == "untrusted":
+        pair = ["--client-pem-path", str(stranger_certs / "client.pem"),
+                "--client-key-path", str(stranger_certs / "client.key")]  # fmt: skip
+    for command in (["connect", "x"], ["list", "--check"]):
+        if command[0] == "list":
+            cli("add", "x", "--address", milvus_mtls.address, "--secure",
+                "--ca-pem-path", str(certs / "ca.pem"), "--timeout", "3", *pair)  # fmt: skip
+            result = cli("list", "--check", "--json", code=3)
+            [row] = [row["health"] for row in json.loads(result.stdout) if row["alias"] == "x"]
+            assert row["reason"] == (
+                f"TLS handshake with {milvus_mtls.address} failed: {REFUSED}"
+            )  # fmt: skip
+            continue
+        result = cli(*command, "--address", milvus_mtls.address, "--secure",
+                     "--ca-pem-path", str(certs / "ca.pem"), "--timeout", "3", *pair,
+                     code=3)  # fmt: skip
+        assert result.stderr == (
+            f"Error: cannot connect 'x' ({milvus_mtls.address}): TLS handshake with "
+            f"{milvus_mtls.address} failed: {REFUSED}\n"
+        )
+
+
+REFUSED = (
+    "the server refused the client certificate: check --client-pem-path / --client-key-path "
+    "and that the server trusts its CA"
+)
 
 
 @pytest.fixture
@@ -243,13 +228,6 @@ def test_mutual_tls(cli, milvus_mtls, certs):
         "--client-key-path", str(certs / "client.key"))  # fmt: skip
     cli("connect", "mtls")
     cli("has", "mtls")
-
-
-@pytest.mark.slow
-def test_mutual_tls_without_client_certificate_is_exit_3(cli, milvus_mtls, certs):
-    result = cli("connect", "half", "--address", milvus_mtls.address, "--secure",
-                 "--ca-pem-path", str(certs / "ca.pem"), "--timeout", "3", code=3)  # fmt: skip
-    assert "TLS" in result.stderr
 
 
 @pytest.mark.slow

@@ -63,6 +63,10 @@ def describe_file(path: str, now: float | None = None) -> CertInfo:
     )
 
 
+def _no_pass() -> bytes:
+    raise ValueError("an encrypted key: conn never prompts for a pass phrase")
+
+
 def peer_certificate(
     address: str,
     timeout: float,
@@ -85,8 +89,8 @@ def peer_certificate(
     context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["h2"])
     try:
-        if client_pem_path:
-            context.load_cert_chain(client_pem_path, client_key_path or None)
+        if client_pem_path:  # never OpenSSL's pass phrase prompt: an encrypted key fails
+            context.load_cert_chain(client_pem_path, client_key_path or None, password=_no_pass)
         with (
             socket.create_connection((host, int(port)), timeout=timeout) as raw,
             context.wrap_socket(raw, server_hostname=server_name or host) as tls,

@@ -1,22 +1,19 @@
 """The live handle of a connected alias, and the probes run for an alias.
 
-`Connection` holds one alias's channel (opened on first use) and builds the probe for
-it (`probe()`); `probe_request` builds one for a resolved alias that is not connected
-(`conn list --check`, `conn watch`, doctor). `run` runs a probe; `tls_files` is the one
-place where a TLS file that cannot be read becomes an error (exit 2, as a bad option).
+`Connection` holds one alias's channel (opened by `connect`'s probe, or on first use)
+and builds the probe for it (`probe()`); `probe_request` builds one for a resolved alias
+that is not connected (`conn list --check`, `conn watch`, doctor). `run` runs a probe.
+A TLS file that cannot be used is refused when a channel is opened (tlsfiles.py, exit 2).
 The health core (and grpc) is imported only when a probe is built or run.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .config import AliasConfig, check_timeout
 from .endpoint import Credentials, Target
-from .errors import ConnectionConfigException
 
 if TYPE_CHECKING:
     from . import health
@@ -72,9 +69,7 @@ class Connection:
         """Probe the server now on this handle's channel; never raises for server outcomes."""
         from . import health
 
-        request = self.probe(timeout)
-        with tls_files():
-            self.result = health.check(request, self.channel)
+        self.result = health.check(self.probe(timeout), self.channel)
         return self.result
 
     @property
@@ -84,6 +79,7 @@ class Connection:
         return self.result.server_version if self.result else None
 
     def close(self) -> None:
+        """Close the channel (a later use opens a new one)."""
         with self._lock:
             if self._channel is not None:
                 self._channel.close()
@@ -130,18 +126,12 @@ def probe_of(resolved: Resolved, timeout: float | None = None) -> health.Probe:
     )  # fmt: skip
 
 
-def run(probe: health.Probe, wait: float = 0) -> health.HealthResult:
-    """Run a probe now, or retry it until healthy for up to `wait` seconds."""
+def run(probe: health.Probe, wait: float = 0, on: Connection | None = None) -> health.HealthResult:
+    """Run a probe now (on the channel of handle `on`, when given: the channel checked is
+    the one kept), or retry it until healthy for up to `wait` seconds, each try on a
+    fresh channel (one that failed to connect backs off for seconds before retrying)."""
     from . import health
 
-    with tls_files():
-        return health.wait_until_healthy(probe, wait) if wait > 0 else health.check(probe)
-
-
-@contextmanager
-def tls_files() -> Iterator[None]:
-    """An OSError while probing is a TLS file that cannot be read: the config's fault."""
-    try:
-        yield
-    except OSError as exc:
-        raise ConnectionConfigException(f"cannot read TLS file: {exc}") from exc
+    if wait > 0:
+        return health.wait_until_healthy(probe, wait)
+    return health.check(probe, on.channel if on is not None else None)

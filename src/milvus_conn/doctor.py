@@ -153,38 +153,48 @@ def _secrets(path: Path, aliases: "dict[str, AliasConfig]") -> list[Finding]:
 
 
 def _tls(base_dir: Path, aliases: "dict[str, AliasConfig]") -> list[Finding]:
-    """Each TLS file exists and is readable; certificates are current; keys match."""
+    """Each TLS file can be used (tlsfiles.py reads and checks it, as a probe would);
+    certificates are current; the client key is private and matches its certificate."""
     found: list[Finding] = []
     for alias, config in aliases.items():
         paths = config.resolved_tls_paths(base_dir)
-        for key in TLS_FILE_KEYS:
-            if key in paths:
-                found += _tls_file(alias, key, paths[key])
-        pem, private = paths.get("client_pem_path"), paths.get("client_key_path")
-        if pem and private and all(os.access(p, os.R_OK) for p in (pem, private)):
-            found += _key_pair(alias, pem, private)
+        usable = [key for key in TLS_FILE_KEYS if key in paths and _tls_file(
+            found, alias, key, paths[key])]  # fmt: skip
+        if "client_pem_path" in usable and "client_key_path" in usable:
+            found += _key_pair(alias, paths["client_pem_path"], paths["client_key_path"])
     if not found:
         found.append(Finding("tls", OK, "no alias uses TLS files"))
     return found
 
 
-def _tls_file(alias: str, key: str, path: str) -> list[Finding]:
+def _tls_file(found: "list[Finding]", alias: str, key: str, path: str) -> bool:
+    """Add the file's finding to `found`; True when it can be used."""
+    from . import tlsfiles
+
     where = f"alias {alias!r}: {key} {shown(path)}"
     try:
-        with open(path, "rb"):
-            pass
-    except FileNotFoundError:
-        return [Finding("tls", FIX, f"{where} does not exist", "put the file there, or set "
-                        f"{key} of this alias in the profile to the right one")]  # fmt: skip
-    except OSError as exc:
-        return [Finding("tls", FIX, f"{where} cannot be read: {exc.strerror}",
-                        f"chmod u+r {shown(path)}, or run conn as its owner")]  # fmt: skip
-    if key == "client_key_path":
-        if (_mode(Path(path)) or 0) & 0o077:
-            return [Finding("tls", FIX, f"{where} is a private key other users can read",
-                            f"chmod 600 {shown(path)}")]  # fmt: skip
-        return [Finding("tls", OK, f"{where} is readable")]
-    return [_certificate(where, path)]
+        tlsfiles.read_tls_file(key, path)
+    except tlsfiles.TLSFileError as exc:
+        fix = _TLS_FIXES[exc.problem].format(key=key, path=shown(path))
+        found.append(Finding("tls", FIX, f"alias {alias!r}: {exc.message}", fix))
+        return False
+    if key != "client_key_path":
+        found.append(_certificate(where, path))
+    elif (_mode(Path(path)) or 0) & 0o077:
+        found.append(Finding("tls", FIX, f"{where} is a private key other users can read",
+                             f"chmod 600 {shown(path)}"))  # fmt: skip
+    else:
+        found.append(Finding("tls", OK, f"{where} is readable"))
+    return True
+
+
+_TLS_FIXES = {
+    "missing": "put the file there, or set {key} of this alias in the profile to the right one",
+    "unreadable": "point {key} at a regular file conn can read (chmod u+r {path}, or run conn "
+    "as its owner)",
+    "not PEM": "point {key} at a PEM file (openssl x509 -inform der -in FILE converts DER)",
+    "encrypted": "decrypt it: openssl pkey -in {path} -out KEY.plain (then chmod 600)",
+}
 
 
 def _certificate(where: str, path: str) -> Finding:
@@ -205,30 +215,22 @@ def _certificate(where: str, path: str) -> Finding:
 
 
 def _key_pair(alias: str, pem: str, private: str) -> list[Finding]:
-    """The ssl module loads the pair as TLS would, and refuses a key of another certificate."""
+    """The ssl module loads the pair as TLS would, and refuses a key of another certificate
+    (the key is known to be plain: _tls_file checked it)."""
     import ssl
 
-    def no_passphrase() -> str:
+    def no_passphrase() -> str:  # never OpenSSL's prompt on the terminal
         raise ValueError("encrypted")
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     where = f"alias {alias!r}: client_key_path"
     try:
         context.load_cert_chain(pem, private, password=no_passphrase)
-    except ValueError:
-        return [
-            Finding(
-                "tls",
-                FIX,
-                f"{where} is encrypted; gRPC needs a plain key",
-                "decrypt it: openssl pkey -in KEY -out KEY.plain (then chmod 600)",
-            )
-        ]
-    except ssl.SSLError as exc:
+    except (ssl.SSLError, ValueError) as exc:
         if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc):
             message = f"{where} does not match the certificate in client_pem_path"
         else:
-            message = f"{where} cannot be loaded with its certificate: {exc.reason or exc}"
+            message = f"{where} cannot be loaded with its certificate: {exc}"
         return [Finding("tls", FIX, message, "give the key the certificate was issued for")]
     return [Finding("tls", OK, f"{where} matches its certificate")]
 
@@ -265,22 +267,24 @@ def _network(
 ) -> list[Finding]:
     """Probe every stored alias at once, as `conn list --check` does."""
     from .health import check_many
+    from .tlsfiles import TLSFileError, read_tls_files
 
     probes, found = [], []
     for alias, config in aliases.items():
-        paths = config.resolved_tls_paths(registry.store.base_dir).values()
-        if not all(os.path.isfile(p) and os.access(p, os.R_OK) for p in paths):
-            found.append(Finding("network", FIX, f"{alias!r} not probed: a TLS file cannot "
-                                 "be read (see tls above)"))  # fmt: skip
-            continue
         try:
-            probes.append((alias, config, registry.probe_for(alias, config, timeout)))
+            probe = registry.probe_for(alias, config, timeout)
+            if probe.target.secure:
+                read_tls_files(probe.target)  # never a pass phrase prompt, never a FIFO
+            probes.append((alias, config, probe))
+        except TLSFileError:
+            found.append(Finding("network", FIX, f"{alias!r} not probed: a TLS file cannot "
+                                 "be used (see tls above)"))  # fmt: skip
         except MilvusException as exc:
             found.append(Finding("network", FIX, f"{alias!r} not probed: {exc.message}"))
     try:
         results = check_many([probe for _, _, probe in probes])
-    except OSError as exc:  # a TLS file that went away since: as list --check reports it
-        return [*found, Finding("network", FIX, f"cannot read a TLS file: {exc}")]
+    except TLSFileError as exc:  # a TLS file that changed since: as list --check reports it
+        return [*found, Finding("network", FIX, exc.message)]
     for (alias, config, _), result in zip(probes, results, strict=True):
         text = f"{alias!r} ({config.address}): {result.status}"
         if result.healthy:

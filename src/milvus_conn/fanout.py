@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .config import AliasConfig
-from .connection import tls_files
 from .errors import MilvusException
 
 if TYPE_CHECKING:
@@ -125,19 +124,16 @@ def _check_all(probes: "dict[str, health.Probe]") -> "dict[str, health.HealthRes
         return {}
     from .health import check_many
 
-    with tls_files():  # a TLS file removed since _readable looked at it
-        return dict(zip(probes, check_many(list(probes.values())), strict=True))
+    return dict(zip(probes, check_many(list(probes.values())), strict=True))
 
 
 def _readable(probe: "health.Probe") -> "health.Probe":
-    """The probe, once its TLS files were read: an unreadable one is this alias's error
-    (exit 2, as for `connect`), not the failure of every channel opened with it."""
-    target = probe.target
-    paths = (target.server_pem_path, target.ca_pem_path, target.client_pem_path,
-             target.client_key_path)  # fmt: skip
-    with tls_files():
-        for path in filter(None, paths):
-            Path(path).read_bytes()
+    """The probe, once its TLS files were read and checked: a file that cannot be used is
+    this alias's error (exit 2, as for `connect`), not the failure of the whole fan-out."""
+    if probe.target.secure:
+        from .tlsfiles import read_tls_files
+
+        read_tls_files(probe.target)
     return probe
 
 

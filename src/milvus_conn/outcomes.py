@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 
 _GRPC_PREFIX = r"^failed to connect to all addresses; last error: \w+: (?:ipv[46]|unix):\S+: "
 
+# A mutual-TLS server that refuses the client's certificate (none, or one whose CA it does
+# not trust) alerts after the client has finished its handshake: gRPC then sees the first
+# read fail ("Unwrap failed") or the socket closed, never a handshake error.
+REFUSED_CLIENT_CERTIFICATE = (
+    "the server refused the client certificate: check --client-pem-path / --client-key-path "
+    "and that the server trusts its CA"
+)
 # What a TLS failure's details say, and what it most likely means.
 _TLS_CAUSES = (
     ("wrong_version_number", "the server does not speak TLS on this port (drop --secure?)"),
@@ -38,13 +45,10 @@ _TLS_CAUSES = (
     ),
     ("certificate has expired", "the server's certificate has expired"),
     ("certificate_verify_failed", "the server's certificate is not trusted (check --ca-pem-path)"),
-    (
-        "unwrap failed",
-        "the server refused the client certificate (mutual TLS needs "
-        "--client-pem-path and --client-key-path)",
-    ),
-    ("bad_certificate", "the server refused the client certificate"),
     ("certificate_expired", "the client certificate has expired"),
+    ("unwrap failed", REFUSED_CLIENT_CERTIFICATE),
+    ("bad_certificate", REFUSED_CLIENT_CERTIFICATE),
+    ("certificate_required", REFUSED_CLIENT_CERTIFICATE),
 )
 
 
@@ -109,6 +113,8 @@ def unavailable(target: Target, details: str) -> HealthResult:
         return HealthResult(UNHEALTHY, reason=f"{target.address} speaks HTTP/1.x, not gRPC")
     if target.secure and "connection refused" not in low:
         cause = next((text for needle, text in _TLS_CAUSES if needle in low), details)
+        if cause == details and "socket closed" in low and "handshake" not in low:
+            cause = REFUSED_CLIENT_CERTIFICATE  # closed after a completed handshake
         return HealthResult(
             UNREACHABLE, reason=f"TLS handshake with {target.address} failed: {cause}"
         )

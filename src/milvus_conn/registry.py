@@ -97,14 +97,19 @@ class Connections:
         given = {**kwargs, "user": user, "password": password, "token": token, "db_name": db_name}
         embedded = _embedded(given)
         resolved = self._catalog.resolve(alias, given)
-        try:
-            handle = Connection(resolved)
-            request = handle.probe(gates=gates, want_certificate=want_certificate, ready=ready)
-            handle.result = _healthy(run(request, wait), f"cannot connect {alias!r}", handle)
-        except (ProbeException, ProfileException, ConnectionConfigException):
-            self.disconnect(alias)  # as pymilvus: a failed connect leaves no live connection
+        handle = Connection(resolved)
+        try:  # the channel checked is the one kept: closed if the handle is not
+            try:
+                request = handle.probe(gates=gates, want_certificate=want_certificate, ready=ready)
+                result = run(request, wait, on=handle)
+                handle.result = _healthy(result, f"cannot connect {alias!r}", handle)
+            except (ProbeException, ProfileException, ConnectionConfigException):
+                self.disconnect(alias)  # as pymilvus: a failed connect leaves no live handle
+                raise
+            self._catalog.record(resolved, handle, embedded=embedded)
+        except BaseException:
+            handle.close()
             raise
-        self._catalog.record(resolved, handle, embedded=embedded)
         return handle
 
     def disconnect(self, alias: str) -> None:

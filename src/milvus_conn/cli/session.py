@@ -36,8 +36,10 @@ class Session:
 
 def start(ctx: typer.Context, registry: Connections, output: Output) -> Session:
     """The session of this run. Warnings are recorded from here until the run's context
-    closes, and printed by the printer: warnings.showwarning is left alone."""
+    closes, and printed by the printer: warnings.showwarning is left alone. The live
+    handles the run opened are closed with the context."""
     caught = ctx.with_resource(warnings.catch_warnings(record=True))
+    ctx.call_on_close(registry.reset)  # the channels this run's handles opened
     ctx.obj = Session(registry, output, caught)
     return ctx.obj  # type: ignore[no-any-return]
 

@@ -1,0 +1,202 @@
+"""`make mutants`: mutation testing (mutmut) of the modules where a silent mistake costs
+users most, one module at a time, each against the tests that touch it.
+
+    .venv/bin/python scripts/mutants.py [MODULE ...] [--max-children N]
+
+For each module this copies the project into build/mutants/MODULE/ (so a run never
+touches the work tree, and runs can be repeated or compared), adds a `[tool.mutmut]`
+section naming the module's files and its tests, runs `mutmut run` there, and prints
+the module's score: killed / (killed + survived + without tests), timeouts counted as
+killed. mutmut first runs the chosen tests once to learn which test reaches which
+function, then runs, for each mutant, only the tests that reach it: minutes per module.
+
+A survivor is either a missing test (write it) or a mutant that cannot change what a
+user sees (list it in tests/MUTANTS.md with why). `mutmut show NAME` in the module's
+folder shows one. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "build" / "mutants"
+SRC = "src/milvus_conn/"
+
+# module -> (the files mutated, the tests that exercise them). The slow tests (the real
+# Milvus server) are left out: every line they reach is reached by a fast test too.
+MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "wire": (
+        ("wire.py",),
+        ("test_wire.py", "test_health.py", "test_ready.py", "test_faults.py"),
+    ),
+    "resolve": (
+        ("resolve.py", "credentials.py"),
+        (
+            "test_resolve.py",
+            "test_addr_explain.py",
+            "test_credentials.py",
+            "test_default_alias.py",
+            "test_handoff.py",
+            "test_connect.py",
+        ),
+    ),  # fmt: skip
+    "catalog": (
+        ("catalog.py",),
+        (
+            "test_library.py",
+            "test_channels.py",
+            "test_concurrency.py",
+            "test_default_alias.py",
+            "test_broken_alias.py",
+            "test_layers.py",
+        ),
+    ),  # fmt: skip
+    "connection": (
+        ("connection.py",),
+        (
+            "test_channels.py",
+            "test_library.py",
+            "test_connect.py",
+            "test_has.py",
+            "test_broken_alias.py",
+            "test_tls_files.py",
+        ),
+    ),  # fmt: skip
+    "parsecache": (
+        ("parsecache.py",),
+        ("test_profile_files.py", "test_layers.py", "test_readonly.py"),
+    ),
+    "files": (
+        ("files.py",),
+        ("test_files.py", "test_profile_files.py", "test_crash.py", "test_readonly.py"),
+    ),
+    "outcomes": (
+        ("outcomes.py",),
+        ("test_outcomes.py", "test_faults.py", "test_errors.py", "test_health.py"),
+    ),
+}
+STATUSES = ("killed", "timeout", "survived", "no tests", "suspicious", "skipped", "segfault")
+COPIED = ("src", "tests", "README.md", "ARCHITECTURE.md")
+
+
+def config(files: tuple[str, ...], tests: tuple[str, ...], root: Path) -> str:
+    """The `[tool.mutmut]` section of one module's run."""
+    present = [f"tests/{t}" for t in tests if (root / "tests" / t).exists()]
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["src"]\n'
+        f"only_mutate = {json.dumps([SRC + f for f in files])}\n"
+        'also_copy = ["README.md", "ARCHITECTURE.md"]\n'
+        f"pytest_add_cli_args_test_selection = {json.dumps(present)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow", "-q"]\n'
+        'process_isolation = "forkserver"\n'
+        "use_git_change_detection = false\n"
+        "timeout_multiplier = 5.0\n"
+        "timeout_constant = 10.0\n"
+    )
+
+
+def prepare(name: str, root: Path, out: Path) -> Path:
+    """A fresh copy of the project for one module's run."""
+    files, tests = MODULES[name]
+    folder = out / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for part in COPIED:
+        source = root / part
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            shutil.copytree(source, folder / part, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, folder / part)
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    (folder / "pyproject.toml").write_text(pyproject + config(files, tests, root))
+    return folder
+
+
+def statuses(folder: Path, mutmut: str) -> Counter[str]:
+    """How many mutants ended in each status (`mutmut results --all`)."""
+    done = subprocess.run(
+        [mutmut, "results", "--all", "true"], cwd=folder, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:  # older spellings of the flag
+        done = subprocess.run(
+            [mutmut, "results", "--all"], cwd=folder, capture_output=True, text=True, check=False
+        )
+    counts: Counter[str] = Counter()
+    for line in done.stdout.splitlines():
+        found = re.match(r"\s+\S+: (.+)$", line)
+        if found:
+            counts[found.group(1).strip()] += 1
+    return counts
+
+
+def score(counts: Counter[str]) -> float | None:
+    caught = counts["killed"] + counts["timeout"]
+    judged = caught + counts["survived"] + counts["no tests"] + counts["suspicious"]
+    return caught / judged if judged else None
+
+
+def survivors(folder: Path, mutmut: str) -> list[str]:
+    done = subprocess.run(
+        [mutmut, "results"], cwd=folder, capture_output=True, text=True, check=False
+    )
+    return [line.strip() for line in done.stdout.splitlines() if line.startswith("    ")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(MODULES))
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the project to copy")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the runs are kept")
+    args = parser.parse_args()
+    unknown = sorted(set(args.modules) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    if not Path(mutmut).exists():
+        print("mutmut is not installed: pip install -e '.[test]'", file=sys.stderr)
+        return 2
+    summary = {}
+    for name in args.modules or list(MODULES):
+        folder = prepare(name, args.root.resolve(), args.out.resolve())
+        print(f"== {name}: {', '.join(MODULES[name][0])} (in {folder})", flush=True)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        subprocess.run(
+            [mutmut, "run", "--max-children", str(args.max_children)], cwd=folder, env=env,
+            check=False, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        counts = statuses(folder, mutmut)
+        summary[name] = {
+            "score": score(counts),
+            "counts": dict(counts),
+            "survived": survivors(folder, mutmut),
+        }
+        print(f"   {name}: {format_score(summary[name]['score'])} {dict(counts)}", flush=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\nmodule      score   killed/judged")
+    for name, row in summary.items():
+        counts = Counter(row["counts"])
+        caught = counts["killed"] + counts["timeout"]
+        judged = caught + counts["survived"] + counts["no tests"] + counts["suspicious"]
+        print(f"{name:<11} {format_score(row['score']):>6}  {caught}/{judged}")
+    return 0
+
+
+def format_score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
