@@ -48,7 +48,7 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "test_handoff.py",
             "test_connect.py",
         ),
-    ),  # fmt: skip
+    ),
     "catalog": (
         ("catalog.py",),
         (
@@ -59,7 +59,7 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "test_broken_alias.py",
             "test_layers.py",
         ),
-    ),  # fmt: skip
+    ),
     "connection": (
         ("connection.py",),
         (
@@ -70,7 +70,7 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "test_broken_alias.py",
             "test_tls_files.py",
         ),
-    ),  # fmt: skip
+    ),
     "parsecache": (
         ("parsecache.py",),
         ("test_profile_files.py", "test_layers.py", "test_readonly.py"),
