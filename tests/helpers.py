@@ -80,6 +80,22 @@ def cache_file(profile: Path) -> Path:
     return paths.cache_file(profile.absolute())
 
 
+MARKER = "marked-in-the-cache"  # an alias only a doctored parse cache holds
+
+
+def mark_cache(profile: Path) -> None:
+    """Add alias MARKER to the profile's entry in the parse cache, its key unchanged: a
+    reader that shows MARKER read the cache; one that does not, parsed the file."""
+    import marshal
+
+    cache = cache_file(profile)
+    entries = marshal.loads(cache.read_bytes())
+    key, document = entries["profile"]
+    tables = {**document.get("connections", {}), MARKER: {"address": "cached.example:1"}}
+    entries["profile"] = (key, {**document, "connections": tables})
+    cache.write_bytes(marshal.dumps(entries))
+
+
 def snapshot(profile: Path) -> dict[str, bytes | None]:
     """The exact bytes of the profile and the state file (None when absent)."""
     return {p.name: p.read_bytes() if p.exists() else None for p in (profile, state_file(profile))}

@@ -211,6 +211,65 @@ class SocketServer:
                 conn.close()
 
 
+class CountingProxy:
+    """A TCP proxy to `upstream` that counts the connections open through it: what a
+    server sees of the channels a client keeps open or closes. gRPC shares one TCP
+    connection among the channels of a process to one address, so the count falls to 0
+    only once every channel to it is closed."""
+
+    def __init__(self, upstream: str) -> None:
+        host, _, port = upstream.rpartition(":")
+        self.upstream = (host, int(port))
+        self.opened = 0  # connections accepted so far
+        self._open = 0
+        self._changed = threading.Condition()
+        self.server = SocketServer(self._relay)
+        self.address = self.server.address
+
+    @property
+    def open(self) -> int:
+        with self._changed:
+            return self._open
+
+    def wait_until_open(self, count: int, seconds: float = 10.0) -> bool:
+        """True once exactly `count` connections are open (False after `seconds`)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._open == count, seconds)
+
+    def _relay(self, client: socket.socket) -> None:
+        with self._changed:
+            self._open += 1
+            self.opened += 1
+            self._changed.notify_all()
+        try:
+            with socket.create_connection(self.upstream, timeout=10) as upstream:
+                upstream.settimeout(None)
+                back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+                back.start()
+                _pipe(client, upstream)
+                back.join(10)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            with self._changed:
+                self._open -= 1
+                self._changed.notify_all()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    """Copy until either side ends, then end both directions."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    for side in (source, sink):
+        with contextlib.suppress(OSError):
+            side.shutdown(socket.SHUT_RDWR)
+
+
 def never_answer(conn: socket.socket) -> None:
     """Accepts and reads, but never writes: the server that hangs."""
     with contextlib.suppress(OSError):

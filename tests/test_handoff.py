@@ -9,8 +9,10 @@ import subprocess
 import sys
 import uuid
 
+import grpc
 import pytest
 from pymilvus import AsyncMilvusClient, MilvusClient
+from pymilvus.exceptions import MilvusException as PymilvusError
 
 from milvus_conn import Connections
 
@@ -137,8 +139,20 @@ def test_client_resolves_the_password_variable_for_real_milvus(cli, registry, mi
     finally:
         client.close()
     monkeypatch.setenv("MILVUS_PW", "wrong")
-    with pytest.raises(Exception, match="Fail connecting to server"):  # pymilvus says no more
+    with pytest.raises(PymilvusError) as info:  # "Fail connecting to server": no cause said
         registry.client("secured").list_collections()
+    assert grpc.StatusCode.UNAUTHENTICATED in status_codes(info.value)  # the password, then
+
+
+def status_codes(exc: BaseException) -> set:
+    """The gRPC status codes of the RpcErrors in an exception's chain of causes."""
+    codes, seen = set(), set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, grpc.RpcError):
+            codes.add(exc.code())
+        exc = exc.__cause__ or exc.__context__
+    return codes
 
 
 @pytest.mark.slow

@@ -25,8 +25,10 @@ from milvus_conn.store import ProfileStore
 
 from .helpers import (
     DATA,
+    MARKER,
     cache_file,
     lock_held,
+    mark_cache,
     profile_lock,
     state_file,
     state_lock,
@@ -174,9 +176,17 @@ def test_the_parse_cache_is_used_and_never_trusted_when_stale(registry, profile)
     assert registry.get_connection_addr("a")["address"] == "h:1"
     cache = cache_file(profile)
     assert cache.exists() and cache.stat().st_mode & 0o777 == 0o600
+    mark_cache(profile)  # what a reader of the cache sees, and a parse of the file does not
+    assert Connections(profile=profile).get_connection_addr(MARKER) != {}
     # A hand edit changes size and times: the next reader parses the file again.
     write_profile(profile, '[connections.a]\naddress = "h:22"\n')
-    assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
+    fresh = Connections(profile=profile)
+    assert fresh.get_connection_addr("a")["address"] == "h:22"
+    assert fresh.get_connection_addr(MARKER) == {}
+    # The same bytes written again (new times): parsed again, the cache not believed.
+    mark_cache(profile)
+    write_profile(profile, profile.read_bytes())
+    assert Connections(profile=profile).get_connection_addr(MARKER) == {}
     # A corrupt cache is ignored, never an error.
     cache.write_bytes(b"not marshal data")
     assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
@@ -192,11 +202,12 @@ def test_the_parse_cache_gives_the_aliases_a_fresh_parse_gives(profile):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlainSecretWarning)
         parsed = ProfileStore(profile).load().aliases  # parses the TOML, writes the cache
-        assert cache_file(profile).exists()
+        mark_cache(profile)
         cached = ProfileStore(profile).load().aliases  # a new store: from the cache
-    assert list(cached) == list(parsed) == ["a", "u", "p"]
-    assert "p" in cached and "x" not in cached and len(cached) == 3
-    assert {alias: cached[alias] for alias in reversed(list(cached))} == dict(parsed)
+    assert MARKER in cached  # it was read from the cache, not parsed
+    assert list(cached) == [*parsed, MARKER] == ["a", "u", "p", MARKER]
+    assert "p" in cached and "x" not in cached and len(cached) == 4
+    assert {alias: cached[alias] for alias in reversed(list(parsed))} == dict(parsed)
     assert cached["a"] is cached["a"]  # built once
 
 
@@ -322,7 +333,10 @@ def test_a_plain_secret_is_warned_about_when_read_from_the_parse_cache_too(profi
         '[connections.a]\naddress = "h:1"\n\n[connections.b]\naddress = "h:2"\ntoken = "t"\n',
     )
     parsed = read_warnings(profile)
-    assert cache_file(profile).exists()
+    mark_cache(profile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlainSecretWarning)
+        assert MARKER in dict(Connections(profile=profile).list_connections())  # cache read
     assert (
         read_warnings(profile)
         == parsed
