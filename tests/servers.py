@@ -94,7 +94,7 @@ class HealthServer:
     def __init__(self, require_auth: str = "", host: str = LOOPBACK) -> None:
         interceptors = [_AuthInterceptor(require_auth)] if require_auth else []
         self.server = grpc.server(futures.ThreadPoolExecutor(8), interceptors=interceptors)
-        self.servicer = health.HealthServicer()
+        self.servicer = _WatchedServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.servicer, self.server)
         self.port = self.server.add_insecure_port(f"{host}:0")  # "[::1]" for IPv6
         self.address = f"{host}:{self.port}"
@@ -104,8 +104,54 @@ class HealthServer:
     def set(self, service: str, status: int) -> None:
         self.servicer.set(service, status)
 
+    @property
+    def watches(self) -> int:
+        """How many Watch streams have subscribed so far."""
+        with self.servicer.changed:
+            return self.servicer.watches
+
+    def wait_for_watch(self, count: int, seconds: float = 30.0) -> None:
+        """Until the server has seen `count` Watch subscriptions in all, and after the last
+        one the Check that `conn watch` asks on the stream's first reply (SERVING): a
+        status set from then on is a change the watch reports. AssertionError after
+        `seconds`."""
+        servicer = self.servicer
+
+        def settled() -> bool:
+            return servicer.watches >= count and servicer.checks > servicer.before[count - 1]
+
+        with servicer.changed:
+            seen = servicer.changed.wait_for(settled, seconds)
+        assert seen, f"no Watch subscription after {seconds} s ({servicer.watches} seen)"
+
     def stop(self) -> None:
         self.server.stop(0).wait()
+
+
+class _WatchedServicer(health.HealthServicer):
+    """The health servicer, counting Check calls and Watch subscriptions (and the Checks
+    seen before each subscription)."""
+
+    def __init__(self) -> None:
+        self.watches, self.checks, self.before = 0, 0, []
+        self.changed = threading.Condition()
+        super().__init__()
+
+    def Check(self, request, context):
+        answer = super().Check(request, context)
+        with self.changed:
+            self.checks += 1
+            self.changed.notify_all()
+        return answer
+
+    def Watch(self, request, context, send_response_callback=None):
+        with self.changed:
+            self.before.append(self.checks)  # before the first reply can be answered
+        answer = super().Watch(request, context, send_response_callback)  # subscribes
+        with self.changed:
+            self.watches += 1
+            self.changed.notify_all()
+        return answer
 
 
 class TLSHealthServer:
@@ -148,6 +194,7 @@ class MilvusProtocolServer:
         self.healthy = True
         self.reasons: list[str] = []
         self.seen_metadata: list[dict[str, str]] = []
+        self.served: list[bool] = []  # the health of each reply sent, in order
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((_Generic(self),))
         self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
@@ -157,7 +204,9 @@ class MilvusProtocolServer:
     def reply(self) -> bytes:
         from milvus_conn.wire import encode_string_field
 
-        body = b"\x0a\x00" + (b"\x10\x01" if self.healthy else b"")
+        healthy = self.healthy
+        self.served.append(healthy)
+        body = b"\x0a\x00" + (b"\x10\x01" if healthy else b"")
         return body + b"".join(encode_string_field(3, r) for r in self.reasons)
 
     def stop(self) -> None:

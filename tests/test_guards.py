@@ -47,22 +47,29 @@ _PROBE_IMPORTS = """
 import json, sys
 from milvus_conn.cli import app
 try:
-    app(sys.argv[1:], prog_name="conn", standalone_mode=False)
-except SystemExit:
-    pass
+    code = app(sys.argv[1:], prog_name="conn", standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
 loaded = {m.split(".")[0] for m in sys.modules} & {"grpc", "rich", "pydantic"}
 loaded = sorted(loaded | ({"milvus_conn.health"} & set(sys.modules)))
 sys.stderr.write("\\nLOADED " + json.dumps(loaded) + "\\n")
+sys.stderr.write("EXIT " + json.dumps(code or 0) + "\\n")
 """
 
 
-def loaded_modules(*args: str) -> list[str]:
+def loaded_modules(*args: str, code: int = 0) -> list[str]:
+    """The heavy modules `conn ARGS` loaded, in a fresh process; it must exit with `code`
+    (the command ran its path to the end, not an early error)."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE_IMPORTS, *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
+    )
+    exit_line = next((x for x in done.stderr.splitlines() if x.startswith("EXIT ")), "EXIT null")
+    assert json.loads(exit_line.removeprefix("EXIT ")) == code, (
+        f"conn {' '.join(args)}: {exit_line}\n{done.stdout}{done.stderr}"
     )
     line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
     return json.loads(line.removeprefix("LOADED "))
@@ -89,10 +96,14 @@ def test_every_command_has_help_and_a_readme_entry(command, cli):
         ["list"],
         ["list", "--json"],
         ["addr", "default"],
-        ["add", "x", "--address", "127.0.0.1:1"],
-        ["has", "default", "--no-probe"],
-        ["disconnect", "default"],
+        ["addr", "x", "--json"],
+        ["add", "y", "--address", "127.0.0.1:1"],
+        ["has", "x", "--no-probe"],
+        ["disconnect", "x"],
         ["remove", "x"],
+        ["use", "x"],
+        ["env", "x"],
+        ["export"],
         ["--version"],
         ["version", "--json"],
         ["completion", "bash"],
@@ -101,12 +112,23 @@ def test_every_command_has_help_and_a_readme_entry(command, cli):
         ["schema"],
     ],
 )
-def test_offline_commands_import_neither_grpc_nor_rich_nor_the_health_core(args, profile):
+def test_offline_commands_import_neither_grpc_nor_rich_nor_the_health_core(
+    args, profile, cli, serving
+):
+    """Each runs its success path (exit 0): alias x is stored and connected first, by
+    this test process (a probe: grpc here, never in the process measured)."""
+    cli("connect", "x", "--address", serving.address)
     assert loaded_modules(*args) == []
 
 
-def test_a_probe_imports_grpc_but_not_rich_when_piped(profile):
-    assert loaded_modules("list", "--check", "--timeout", "0.2") == ["grpc", "milvus_conn.health"]
+def test_an_offline_command_failing_imports_no_more(profile):
+    assert loaded_modules("has", "nope", "--no-probe", code=1) == []
+    assert loaded_modules("remove", "nope", code=1) == []
+
+
+def test_a_probe_imports_grpc_but_not_rich_when_piped(profile, cli, serving):
+    cli("add", "default", "--address", serving.address)  # else localhost:19530, exit 3
+    assert loaded_modules("list", "--check", "--timeout", "5") == ["grpc", "milvus_conn.health"]
 
 
 def test_doctor_checks_tls_files_and_secrets_without_grpc(cli, certs):
@@ -114,12 +136,12 @@ def test_doctor_checks_tls_files_and_secrets_without_grpc(cli, certs):
         "--password-env", "UNSET_PW", "--ca-pem-path", str(certs / "ca.pem"),
         "--client-pem-path", str(certs / "client.pem"),
         "--client-key-path", str(certs / "client.key"))  # fmt: skip
-    assert loaded_modules("doctor") == []
+    assert loaded_modules("doctor", code=1) == []  # UNSET_PW: one thing to fix
 
 
-def test_doctor_network_probes_as_list_check_does(cli):
-    cli("add", "x", "--address", "127.0.0.1:1")
-    assert loaded_modules("doctor", "--network", "--timeout", "0.2") == [
+def test_doctor_network_probes_as_list_check_does(cli, serving):
+    cli("add", "x", "--address", serving.address)
+    assert loaded_modules("doctor", "--network", "--timeout", "5") == [
         "grpc",
         "milvus_conn.health",
     ]

@@ -10,12 +10,21 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from . import servers
-from .helpers import NOT_SERVING, PASSWORD, SERVING, TOKEN, assert_no_secret, timed, within
+from .helpers import (
+    NOT_SERVING,
+    PASSWORD,
+    SERVING,
+    TOKEN,
+    assert_no_secret,
+    before,
+    timed,
+    within,
+)
 
 # conn watch ----------------------------------------------------------------------------
 
@@ -25,27 +34,42 @@ def json_lines(text: str) -> list[dict]:
 
 
 @contextlib.contextmanager
-def toggling(steps: Sequence[tuple[float, Callable[[], None]]]) -> Iterator[None]:
-    """Run each (delay, action) in turn on a background thread, while the body runs."""
+def meanwhile(*steps: Callable[[], None]) -> Iterator[None]:
+    """Run each step in turn on a background thread while the body runs; a step's failure
+    (a wait that timed out) fails the test once the body is done."""
+    failed: list[BaseException] = []
 
     def run() -> None:
-        for delay, action in steps:
-            time.sleep(delay)
-            action()
+        try:
+            for step in steps:
+                step()
+        except BaseException as exc:  # re-raised in the test's thread
+            failed.append(exc)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield
     finally:
-        thread.join()
+        thread.join(60)
+    assert not thread.is_alive(), "a step never ended"
+    if failed:
+        raise failed[0]
+
+
+def flips_after_watch(server: servers.HealthServer, *statuses: int) -> list[Callable[[], None]]:
+    """Steps: wait until the server has seen the next Watch subscription, then set each
+    status in turn (each reaches the stream, in order: no pause needed)."""
+    seen = server.watches
+    return [lambda: server.wait_for_watch(seen + 1)] + [
+        (lambda status=status: server.set("", status)) for status in statuses
+    ]
 
 
 def test_watch_follows_the_grpc_health_watch_stream(cli, serving):
     cli("add", "svc", "--address", serving.address)
-    steps = [(0.5, lambda: serving.set("", NOT_SERVING)), (0.5, lambda: serving.set("", SERVING))]
-    with toggling(steps):
-        lines = json_lines(cli("watch", "svc", "--for", "3", "--json").stdout)
+    with meanwhile(*flips_after_watch(serving, NOT_SERVING, SERVING)):
+        lines = json_lines(cli("watch", "svc", "--changes", "2", "--for", "60", "--json").stdout)
     assert [line["status"] for line in lines] == ["healthy", "unhealthy", "healthy"]
     assert {line["protocol"] for line in lines} == {"grpc-health"}
     assert {line["alias"] for line in lines} == {"svc"}
@@ -55,9 +79,8 @@ def test_watch_in_a_process_prints_each_change_as_a_json_line(profile, serving):
     from .conftest import run_conn
 
     run_conn("add", "svc", "--address", serving.address)
-    steps = [(1.5, lambda: serving.set("", NOT_SERVING)), (0.5, lambda: serving.set("", SERVING))]
-    with toggling(steps):  # the first step waits for the process to start
-        process = run_conn("watch", "svc", "--for", "3.5", "--json")
+    with meanwhile(*flips_after_watch(serving, NOT_SERVING, SERVING)):
+        process = run_conn("watch", "svc", "--changes", "2", "--for", "50", "--json")
     assert process.returncode == 0, process.stderr
     lines = json_lines(process.stdout)
     assert [line["status"] for line in lines] == ["healthy", "unhealthy", "healthy"]
@@ -66,14 +89,26 @@ def test_watch_in_a_process_prints_each_change_as_a_json_line(profile, serving):
 def test_watch_polls_a_server_without_health_watch(cli, milvus_protocol):
     cli("add", "m", "--address", milvus_protocol.address)
 
-    def sick() -> None:
-        milvus_protocol.healthy = False
+    def until(served: Callable[[list[bool]], bool]) -> Callable[[], None]:
+        def wait() -> None:  # until the replies the server has sent say so
+            deadline = time.monotonic() + 30
+            while not served(list(milvus_protocol.served)):
+                assert time.monotonic() < deadline, "the watch stopped polling"
+                time.sleep(0.01)
 
-    def well() -> None:
-        milvus_protocol.healthy = True
+        return wait
 
-    with toggling([(0.6, sick), (0.6, well)]):
-        result = cli("watch", "m", "--for", "2.5", "--interval", "0.2", "--json")
+    def set_healthy(healthy: bool) -> Callable[[], None]:
+        def flip() -> None:
+            milvus_protocol.healthy = healthy
+
+        return flip
+
+    # Sick once the first poll was answered; well again once a sick reply was sent.
+    steps = [until(bool), set_healthy(False), until(lambda s: False in s), set_healthy(True)]
+    with meanwhile(*steps):
+        result = cli("watch", "m", "--changes", "2", "--for", "60", "--interval", "0.2",
+                     "--json")  # fmt: skip
     lines = json_lines(result.stdout)
     assert [line["status"] for line in lines] == ["healthy", "unhealthy", "healthy"]
     assert {line["protocol"] for line in lines} == {"milvus"}
@@ -81,11 +116,11 @@ def test_watch_polls_a_server_without_health_watch(cli, milvus_protocol):
 
 def test_watch_changes_1_stops_after_the_first_change(cli, serving):
     cli("add", "svc", "--address", serving.address)
-    with toggling([(0.5, lambda: serving.set("", NOT_SERVING))]):
-        elapsed, result = timed(cli, "watch", "svc", "--changes", "1", "--for", "10", "--json",
+    with meanwhile(*flips_after_watch(serving, NOT_SERVING)):
+        elapsed, result = timed(cli, "watch", "svc", "--changes", "1", "--for", "60", "--json",
                                 code=4)  # fmt: skip
     assert [line["status"] for line in json_lines(result.stdout)] == ["healthy", "unhealthy"]
-    assert elapsed < 3
+    assert elapsed < before(60)  # it ended at the change, not at --for
 
 
 def test_watch_plain_lines_name_alias_and_status(cli, serving):
@@ -133,8 +168,9 @@ def test_watch_prometheus_textfile_is_0644_and_leaves_no_temp_file(cli, serving,
     out = tmp_path / "metrics"
     out.mkdir()
     target = out / "conn.prom"
-    with toggling([(0.3, lambda: serving.set("", NOT_SERVING))]):
-        cli("watch", "svc", "--for", "1", "--prometheus", str(target), code=4)
+    with meanwhile(*flips_after_watch(serving, NOT_SERVING)):
+        cli("watch", "svc", "--changes", "1", "--for", "60", "--prometheus", str(target),
+            code=4)  # fmt: skip
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert sorted(p.name for p in out.iterdir()) == ["conn.prom"]
 
