@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench completions system clean
+.PHONY: setup demo test lint bench completions system clean mutants
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ bench: setup
 
 test: setup lint system
 	$(BIN)/python -m pytest
+
+# Mutation testing of the modules that matter most (scripts/mutants.py); not part of test.
+mutants: setup
+	$(BIN)/python scripts/mutants.py
 
 completions: setup
 	$(BIN)/python scripts/completions.py

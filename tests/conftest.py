@@ -34,6 +34,20 @@ _ISOLATE = (
 )
 
 
+# Fixtures that start a server process: left out of mutation runs (scripts/mutants.py sets
+# MILVUS_CONN_MUTANTS), where each mutant's run would start one; in-process servers stay.
+_PROCESS_SERVERS = {"milvus_lite", "lite", "connected_lite", "milvus", "milvus_auth",
+                    "milvus_tls", "milvus_mtls"}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("MILVUS_CONN_MUTANTS"):
+        return
+    kept = [item for item in items if not _PROCESS_SERVERS & set(getattr(item, "fixturenames", ()))]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in _ISOLATE:

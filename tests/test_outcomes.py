@@ -1,0 +1,43 @@
+"""What gRPC's text for an unavailable TLS target means, in words: the cases a real
+server gives only by chance (a socket closed after the handshake) or not at all here."""
+
+from __future__ import annotations
+
+import pytest
+
+from milvus_conn.health import Target
+from milvus_conn.outcomes import REFUSED_CLIENT_CERTIFICATE, unavailable
+
+SECURE = Target("127.0.0.1:1", secure=True)
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        "Socket closed",
+        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: "
+        "Socket closed",
+        "Unwrap failed (TSI_DATA_CORRUPTED)",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    ],
+)
+def test_a_tls_connection_closed_after_the_handshake_is_a_refused_client_certificate(details):
+    result = unavailable(SECURE, details)
+    assert (result.exit_code, result.reason) == (
+        3,
+        f"TLS handshake with 127.0.0.1:1 failed: {REFUSED_CLIENT_CERTIFICATE}",
+    )
+
+
+def test_a_socket_closed_during_the_handshake_is_said_as_it_is():
+    result = unavailable(SECURE, "Handshake read failed (Socket closed)")
+    assert (
+        result.reason
+        == "TLS handshake with 127.0.0.1:1 failed: Handshake read failed (Socket closed)"
+    )
+
+
+def test_a_plaintext_socket_closed_suggests_tls():
+    result = unavailable(Target("127.0.0.1:1"), "Socket closed")
+    assert result.reason == "127.0.0.1:1 closed the connection (if it requires TLS, use --secure)"
