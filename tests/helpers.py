@@ -158,17 +158,9 @@ def on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str
         stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=environment,
     )  # fmt: skip
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return process.wait(60), b"".join(chunks).decode("utf-8", "replace")
+    code, text = _read_terminal(master, process, 60)
+    assert code is not None, f"conn {' '.join(args)} still running after 60 s:\n{text}"
+    return code, text
 
 
 def on_own_terminal(
@@ -179,7 +171,6 @@ def on_own_terminal(
     prompt opens /dev/tty, so only here would it wait. A command still running after
     `seconds` is killed, and its code is None (it waited for input)."""
     import fcntl
-    import select
     import termios
 
     master, slave = pty.openpty()
@@ -194,6 +185,16 @@ def on_own_terminal(
         stderr=slave, env=environment, preexec_fn=own_terminal,  # noqa: PLW1509
     )  # fmt: skip
     os.close(slave)
+    return _read_terminal(master, process, seconds)
+
+
+def _read_terminal(
+    master: int, process: subprocess.Popen[bytes], seconds: float
+) -> tuple[int | None, str]:
+    """What the child writes to the terminal, until it closes it, and its exit code; after
+    `seconds` the child is killed and the code is None."""
+    import select
+
     chunks, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not select.select([master], [], [], 0.1)[0]:

@@ -85,6 +85,7 @@ def test_32_threads_connecting_one_alias_close_the_31_replaced_handles(registry,
     live = registry.get_connection("h")
     assert live in handles and len({id(h) for h in handles}) == 32
     assert list(state_of(profile)) == ["h"]
+    assert registry.get_connection_addr("h")["address"] == proxy.address
     assert proxy.wait_until_open(1), proxy.open
     registry.disconnect("h")  # the live handle closes: 0 only if the other 31 closed too
     assert proxy.wait_until_open(0), f"{proxy.open} open: a replaced handle kept its channel"

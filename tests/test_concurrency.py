@@ -108,21 +108,6 @@ def test_32_instances_on_one_profile_lose_no_update(serving, profile):
     assert listed == {"default", *aliases}
 
 
-def test_32_threads_connecting_one_alias_leave_one_live_handle(registry, serving, profile):
-    registry.add_connection(h={"address": serving.address})
-    start = threading.Barrier(32)
-
-    def connect(_: int) -> Connection:
-        start.wait()
-        return registry.connect("h")
-
-    with ThreadPoolExecutor(32) as pool:
-        handles = list(pool.map(connect, range(32)))
-    assert registry.get_connection("h") in handles
-    assert list(state_of(profile)) == ["h"]
-    assert registry.get_connection_addr("h")["address"] == serving.address
-
-
 WRITER_COMMAND = (sys.executable, str(Path(__file__).with_name("writer.py")))
 
 

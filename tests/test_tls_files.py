@@ -125,7 +125,6 @@ def test_nothing_waits_for_a_pass_phrase_on_a_terminal(cli, tls_health, certs, t
     expected = f"--client-key-path {key} is encrypted; conn cannot prompt for its pass phrase"
     for args, code in (
         (["has", "x", "--min-cert-days", "0"], 2),  # the gate reads the certificate
-        (["list", "--check"], 2),
         (["doctor", "--network"], 1),
         (["-v", "connect", "x"], 2),  # -v describes the certificate: a second handshake
     ):

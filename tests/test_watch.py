@@ -104,8 +104,14 @@ def test_watch_polls_a_server_without_health_watch(cli, milvus_protocol):
 
         return flip
 
-    # Sick once the first poll was answered; well again once a sick reply was sent.
-    steps = [until(bool), set_healthy(False), until(lambda s: False in s), set_healthy(True)]
+    # Sick once the first poll was answered (the second call: the first one only found
+    # that the server has no Watch); well again once a sick reply was sent.
+    steps = [
+        until(lambda served: len(served) >= 2),
+        set_healthy(False),
+        until(lambda served: False in served),
+        set_healthy(True),
+    ]
     with meanwhile(*steps):
         result = cli("watch", "m", "--changes", "2", "--for", "60", "--interval", "0.2",
                      "--json")  # fmt: skip
