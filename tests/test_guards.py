@@ -71,6 +71,7 @@ def loaded_modules(*args: str) -> list[str]:
 def test_commands_are_the_specs_seven_plus_the_later_ones():
     spec = ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
     later = ["env", "export", "import", "use", "watch", "completion", "doctor", "schema", "version"]
+    later += ["login", "logout"]
     assert sorted([*spec, *later]) == COMMANDS
 
 
