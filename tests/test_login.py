@@ -5,7 +5,6 @@ anywhere when anything fails."""
 
 from __future__ import annotations
 
-import base64
 import os
 import pty
 import sys
@@ -20,6 +19,7 @@ from . import servers
 from .helpers import (
     ALICE_PASSWORD,
     PLAIN,
+    ROOT_PASSWORD,
     WRONG_PASSWORD,
     assert_no_secret,
     one_error_line,
@@ -33,10 +33,6 @@ def logins() -> str:
     """This user's record of logins ("" when there is none)."""
     path = logins_file()
     return path.read_text() if path.exists() else ""
-
-
-def secret_service_items(keyring) -> list[tuple[dict[str, str], str]]:
-    return keyring.items()
 
 
 @pytest.fixture
@@ -349,5 +345,30 @@ def explain_source(cli, alias: str, kind: str = "password") -> str:
     return json.loads(cli("addr", alias, "--explain", "--json").stdout)[kind]["source"]
 
 
-def authorization(secret: str) -> str:
-    return base64.b64encode(secret.encode()).decode()
+# the real Milvus 2.3.5 with authentication ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_milvus_login_then_connect_has_and_the_library_with_no_variable(
+    cli, milvus_auth, gnome_keyring, profile
+):
+    cli("add", "secured", "--address", milvus_auth.address, "--user", "root")
+    result = cli("login", "secured", "--password-stdin", input="not-the-password\n", code=5)
+    assert "authentication failed" in one_error_line(result.stderr)
+    assert "not-the-password" not in result.output
+    assert gnome_keyring.items() == [] and logins() == ""
+    cli("login", "secured", "--password-stdin", input=f"{ROOT_PASSWORD}\n")
+    cli("connect", "secured")
+    cli("has", "secured")
+    registry = Connections(profile=profile)
+    assert registry.connect("secured").result.healthy
+    client = registry.client("secured")
+    try:
+        assert isinstance(client.list_collections(), list)
+    finally:
+        client.close()
+    registry.reset()
+    cli("logout", "secured")
+    assert gnome_keyring.items() == []
+    result = cli("has", "secured", code=5)  # nothing left to send
+    assert "authentication failed" in result.stderr
