@@ -60,7 +60,7 @@ def diagnose(
                                 "overwrites a profile it cannot read"))  # fmt: skip
     findings += _state(registry, aliases)
     if aliases is not None:
-        findings += _secrets(registry, aliases, network)
+        findings += _secrets(registry, aliases)
         findings += _tls(store.base_dir, aliases)
     findings.append(_pymilvus())
     if network and aliases is not None:
@@ -119,14 +119,12 @@ def _state(registry: Connections, aliases: "dict[str, AliasConfig] | None") -> l
     return found
 
 
-def _secrets(
-    registry: Connections, aliases: "dict[str, AliasConfig]", network: bool
-) -> list[Finding]:
-    """Each alias's secrets can be found (secretcheck.py; commands run with --network)."""
+def _secrets(registry: Connections, aliases: "dict[str, AliasConfig]") -> list[Finding]:
+    """Each alias's secrets can be found (secretcheck.py; --network runs the commands)."""
     from .secretcheck import findings
 
     store = registry.store
-    found = findings(aliases, store.source_of, store.path, network=network)
+    found = findings(aliases, store.source_of, store.path)
     return [Finding("secrets", *finding) for finding in found]
 
 

@@ -3,7 +3,8 @@ its settings say, and a plain one is pointed at `conn login`.
 
 - a variable the alias names that is unset, with nothing below it in the order;
 - a command whose program is not found, or whose profile another user could have
-  written (it would not run); with `--network` each command is run (it may prompt);
+  written (it would not run); a command is run only by `--network`'s probes (it may
+  prompt), which report its failure as that alias's;
 - a secret `conn login` stored whose entry the credential store no longer has (the store
   is asked only for aliases that logged in);
 - plain secrets, which `conn login` would move into the store, and a profile holding
@@ -34,8 +35,6 @@ def findings(
     aliases: Mapping[str, AliasConfig],
     defined_in: Callable[[str], Path | None],
     profile: Path,
-    *,
-    network: bool = False,
 ) -> list[Finding]:
     """Every secrets finding for the profile's aliases, in alias order."""
     keystore, found = Keystore(), []
@@ -45,7 +44,7 @@ def findings(
             kept="profile", command_file=defined_in(alias), keystore=lambda: keystore,
         )  # fmt: skip
         found += _unset(alias, config, secrets)
-        found += _commands(alias, config, defined_in(alias), secrets if network else None)
+        found += _commands(alias, config, defined_in(alias))
         found += _stored(alias, secrets, keystore)
     found += _plain(aliases, profile)
     if not found:
@@ -66,10 +65,8 @@ def _unset(alias: str, config: AliasConfig, secrets: Secrets) -> list[Finding]:
     return found
 
 
-def _commands(
-    alias: str, config: AliasConfig, path: Path | None, secrets: Secrets | None
-) -> list[Finding]:
-    """Each command's program is there and its file trusted; run it with --network."""
+def _commands(alias: str, config: AliasConfig, path: Path | None) -> list[Finding]:
+    """Each command's program is there, and its file trusted (nothing is run)."""
     from . import secretcommand
 
     found = []
@@ -86,8 +83,6 @@ def _commands(
         elif problem:
             found.append((FIX, f"{where} will not run: {problem}", "a command is code: make "
                           "the profile and its directory writable by you alone"))  # fmt: skip
-        elif secrets is not None:
-            found.append(_ran(alias, key, where, secrets))
     return found
 
 
@@ -95,16 +90,6 @@ def _runnable(program: str) -> bool:
     if os.sep in program:
         return os.path.isfile(program) and os.access(program, os.X_OK)
     return shutil.which(program) is not None
-
-
-def _ran(alias: str, key: str, where: str, secrets: Secrets) -> Finding:
-    kind = key.removesuffix("_command")
-    try:
-        secrets.from_command(kind, getattr(secrets.config, key))
-    except MilvusException as exc:
-        return (FIX, exc.message, f"run the command yourself to see why; conn login {alias} "
-                "stores the secret instead")  # fmt: skip
-    return (OK, f"{where} gives a {kind}", "")
 
 
 def _stored(alias: str, secrets: Secrets, keystore: Keystore) -> list[Finding]:
