@@ -372,3 +372,22 @@ def test_real_milvus_login_then_connect_has_and_the_library_with_no_variable(
     assert gnome_keyring.items() == []
     result = cli("has", "secured", code=5)  # nothing left to send
     assert "authentication failed" in result.stderr
+
+
+def test_login_and_logout_work_on_a_read_only_profile(auth_server, file_keyring, profile):
+    from .test_readonly import _CANNOT, conn_read_only
+
+    if _CANNOT:
+        pytest.skip(_CANNOT)
+    text = f'[connections.alice]\naddress = "{auth_server.address}"\nuser = "alice"\n'
+    before = write_profile(profile, f'version = 1\n{text}password = "{PLAIN}"\n')
+    done = conn_read_only(profile.parent, "login", "alice", "--password-stdin",
+                          stdin=f"{ALICE_PASSWORD}\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == (
+        f"{profile} still holds a plain password for alice and is read-only here: remove it "
+        "there (the stored one is used first)"
+    )
+    assert conn_read_only(profile.parent, "connect", "alice").returncode == 0
+    assert conn_read_only(profile.parent, "logout", "alice").returncode == 0
+    assert profile.read_bytes() == before

@@ -4,7 +4,8 @@ Each finding is `ok`, a `note` (worth knowing, nothing broken) or `fix` (somethi
 change, with the change). Exit 0 when nothing needs fixing, 1 when something does, 6
 when the profile cannot be read at all. It reads files and the environment, never a
 secret's value into a message, and imports neither grpc nor pymilvus (`--network`
-loads the health core to probe, as `list --check` does).
+loads the health core to probe, as `list --check` does, and so runs secret commands);
+keyring only to check the secrets of aliases that logged in.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
