@@ -12,44 +12,7 @@ from pathlib import Path
 
 from .helpers import require_program
 
-# Runs inside dbus-run-session: starts the keyring daemon, unlocked (its login keyring
-# made with this password), waits until it owns the Secret Service's name, prints the bus
-# address, and stops the daemon when its standard input closes.
-_SESSION = r"""
-import os, subprocess, sys, time
-from contextlib import closing
-import secretstorage
-from jeepney import message_bus
-from jeepney.io.blocking import Proxy
-
-daemon = subprocess.Popen(
-    ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-)
-daemon.stdin.write(b"keyring-test-login"); daemon.stdin.close()
-deadline = time.monotonic() + 30
-
-
-def unlocked_login_keyring(bus):
-    if not Proxy(message_bus, bus).NameHasOwner("org.freedesktop.secrets")[0]:
-        return False
-    try:
-        return not secretstorage.Collection(bus).is_locked()  # the default one: "login"
-    except secretstorage.exceptions.ItemNotFoundException:
-        return False
-
-
-with closing(secretstorage.dbus_init()) as bus:
-    while not unlocked_login_keyring(bus):
-        if time.monotonic() > deadline or daemon.poll() is not None:
-            sys.exit("gnome-keyring-daemon did not start")
-        time.sleep(0.05)
-print(os.environ["DBUS_SESSION_BUS_ADDRESS"], flush=True)
-sys.stdin.read()
-daemon.terminate()
-daemon.wait(10)
-"""
-
+SESSION = Path(__file__).with_name("keyring_session.py")  # run in dbus-run-session
 FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"  # keyrings.alt: any machine, a file
 
 
@@ -70,7 +33,7 @@ class GnomeKeyring:
         }
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         self.process = subprocess.Popen(
-            [runner, "--", sys.executable, "-c", _SESSION],
+            [runner, "--", sys.executable, str(SESSION)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, text=True,
         )  # fmt: skip
