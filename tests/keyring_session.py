@@ -4,6 +4,9 @@ It starts `gnome-keyring-daemon`, unlocked (its login keyring made with a fixed
 password), waits until the daemon owns the Secret Service's name and the login keyring
 is open, prints the session bus's address, and stops the daemon when its standard input
 closes. Run as a program (tests/keyrings.py, benchmarks/bench_servers.py), never imported.
+
+`keyring_session.py silent` instead takes the Secret Service's name itself and never
+answers a call: a store that hangs, as a locked one waiting on a prompt would.
 """
 
 import os
@@ -28,7 +31,17 @@ def unlocked_login_keyring(bus: object) -> bool:
         return False
 
 
+def silent() -> None:
+    with closing(secretstorage.dbus_init()) as bus:
+        Proxy(message_bus, bus).RequestName("org.freedesktop.secrets")
+        print(os.environ["DBUS_SESSION_BUS_ADDRESS"], flush=True)
+        sys.stdin.read()
+
+
 def main() -> None:
+    if sys.argv[1:] == ["silent"]:
+        silent()
+        return
     daemon = subprocess.Popen(
         ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

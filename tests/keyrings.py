@@ -17,9 +17,10 @@ FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"  # keyrings.alt: any machine
 
 
 class GnomeKeyring:
-    """A private session bus with an unlocked GNOME Keyring on it; `env` points conn at it."""
+    """A private session bus with an unlocked GNOME Keyring on it (with `silent`, a Secret
+    Service that never answers); conn reaches it through `address`."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *, silent: bool = False) -> None:
         runner = require_program("dbus-run-session", "dbus-daemon")
         require_program("gnome-keyring-daemon", "gnome-keyring")
         runtime = base / "run"
@@ -33,7 +34,7 @@ class GnomeKeyring:
         }
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         self.process = subprocess.Popen(
-            [runner, "--", sys.executable, str(SESSION)],
+            [runner, "--", sys.executable, str(SESSION), *(["silent"] if silent else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, text=True,
         )  # fmt: skip
@@ -42,7 +43,6 @@ class GnomeKeyring:
         if not self.address.startswith("unix:"):
             self.stop()
             raise RuntimeError("the private GNOME Keyring session did not start")
-        self.env = {"DBUS_SESSION_BUS_ADDRESS": self.address}
 
     def collection(self, bus: object) -> object:
         import secretstorage

@@ -16,14 +16,18 @@ from milvus_conn import Connections
 from milvus_conn.logins import logins_file
 
 from . import servers
+from .conftest import run_conn
 from .helpers import (
     ALICE_PASSWORD,
     PLAIN,
     ROOT_PASSWORD,
     WRONG_PASSWORD,
     assert_no_secret,
+    lock_held,
     one_error_line,
+    profile_lock,
     snapshot,
+    within,
     write_profile,
 )
 from .keyrings import FILE_BACKEND
@@ -391,3 +395,42 @@ def test_login_and_logout_work_on_a_read_only_profile(auth_server, file_keyring,
     assert conn_read_only(profile.parent, "connect", "alice").returncode == 0
     assert conn_read_only(profile.parent, "logout", "alice").returncode == 0
     assert profile.read_bytes() == before
+
+
+def test_a_store_that_never_answers_is_exit_6_within_the_timeout(tmp_path, cli, auth_server):
+    """A Secret Service that takes calls and never answers them (run in a subprocess with a
+    time limit: were conn to wait, the test fails rather than hangs)."""
+    from .keyrings import GnomeKeyring
+
+    cli("add", "alice", "--address", auth_server.address, "--user", "alice", "--timeout", "1")
+    silent = GnomeKeyring(tmp_path / "silent", silent=True)
+    try:
+        started = time.monotonic()
+        done = run_conn("login", "alice", "--password-stdin", stdin=f"{ALICE_PASSWORD}\n",
+                        env={"DBUS_SESSION_BUS_ADDRESS": silent.address})  # fmt: skip
+        assert time.monotonic() - started < within(1) + 1  # and a process's start-up
+        assert done.returncode == 6, done.stderr
+        assert done.stderr == (
+            "Error: the OS credential store did not answer within 1 s (is it locked and waiting "
+            "on a prompt?): unlock it, or raise the alias's --timeout\n"
+        )
+        assert logins() == ""
+    finally:
+        silent.stop()
+
+
+def test_a_failure_after_the_store_was_written_puts_everything_back(
+    cli, auth_server, file_keyring, profile, monkeypatch
+):
+    """The plain password cannot be moved out (another writer holds the profile's lock):
+    the store and the record of logins are as they were, the profile unchanged."""
+    text = f'[connections.alice]\naddress = "{auth_server.address}"\nuser = "alice"\n'
+    before = write_profile(profile, f'version = 1\n{text}password = "{PLAIN}"\n')
+    monkeypatch.setenv("CONN_LOCK_TIMEOUT", "0.2")
+    with lock_held(profile_lock(profile)):
+        result = cli("login", "alice", "--password-stdin", input=f"{ALICE_PASSWORD}\n", code=6)
+    assert result.stderr.splitlines()[-1].startswith("Error: could not lock ")
+    from keyrings.alt.file import PlaintextKeyring
+
+    assert PlaintextKeyring().get_password(f"milvus-conn:{auth_server.address}", "alice") is None
+    assert logins() == "" and profile.read_bytes() == before
