@@ -14,6 +14,10 @@ def doctor(cli, *args: str, code: int) -> list[dict]:
     return [f for f in report["findings"] if f["check"] == "secrets"]
 
 
+def finding(status: str, message: str, fix: str = "") -> dict:
+    return {"check": "secrets", "status": status, "message": message, "fix": fix}
+
+
 def script(tmp_path, body: str) -> str:
     path = tmp_path / "secret.sh"
     path.write_text(f"#!/bin/sh\necho ran >> '{tmp_path / 'runs'}'\n{body}\n")
@@ -23,12 +27,11 @@ def script(tmp_path, body: str) -> str:
 
 def test_a_missing_program_is_a_fix(cli):
     cli("add", "a", "--address", "h:1", "--user", "u", "--password-command", "no-such-tool get")
-    assert doctor(cli, code=1) == [{
-        "check": "secrets", "status": "fix",
-        "message": "alias 'a': password_command `no-such-tool get`: no-such-tool is not found or "
-                   "not executable",
-        "fix": "install no-such-tool, or set password_command of 'a' right",
-    }]  # fmt: skip
+    assert doctor(cli, code=1) == [
+        finding("fix", "alias 'a': password_command `no-such-tool get`: no-such-tool is not "
+                "found or not executable", "install no-such-tool, or set password_command of "
+                "'a' right")
+    ]  # fmt: skip
 
 
 def test_a_command_in_a_profile_others_can_write_is_a_fix(cli, profile, tmp_path):
@@ -58,17 +61,14 @@ def test_commands_run_only_with_network_and_a_failure_is_that_aliass(cli, tmp_pa
 def test_a_stored_secret_the_store_lost_is_a_fix(cli, auth_server, file_keyring):
     cli("add", "alice", "--address", auth_server.address, "--user", "alice")
     cli("login", "alice", "--password-stdin", input=f"{ALICE_PASSWORD}\n")
-    assert doctor(cli, code=0) == [{
-        "check": "secrets", "status": "ok", "fix": "",
-        "message": "alias 'alice': its password is in the OS credential store",
-    }]  # fmt: skip
+    assert doctor(cli, code=0) == [
+        finding("ok", "alias 'alice': its password is in the OS credential store")
+    ]
     file_keyring.unlink()
-    assert doctor(cli, code=1) == [{
-        "check": "secrets", "status": "fix",
-        "message": "alias 'alice': conn login stored its password, and the OS credential store "
-                   "no longer has it",
-        "fix": "conn login alice (or conn logout alice)",
-    }]  # fmt: skip
+    assert doctor(cli, code=1) == [
+        finding("fix", "alias 'alice': conn login stored its password, and the OS credential "
+                "store no longer has it", "conn login alice (or conn logout alice)")
+    ]  # fmt: skip
 
 
 def test_an_unset_variable_is_no_fix_once_the_alias_logged_in(cli, auth_server, file_keyring):

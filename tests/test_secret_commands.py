@@ -145,14 +145,14 @@ def test_a_missing_or_unusable_program_is_exit_6(cli, auth_server, tmp_path):
     result = cli("connect", "a", code=6)
     assert result.stderr == (
         "Error: alias 'a': password_command `no-such-secret-tool get x` gave no password: it "
-        "no-such-secret-tool was not found\n"
+        "could not start: no-such-secret-tool was not found\n"
     )
     plain_file = tmp_path / "not-executable"
     plain_file.write_text("echo x\n")
     cli("add", "b", "--address", auth_server.address, "--user", "alice",
         "--password-command", str(plain_file))  # fmt: skip
     result = cli("connect", "b", code=6)
-    assert "cannot be run: Permission denied" in one_error_line(result.stderr)
+    assert f"it could not start: {plain_file}: Permission denied" in one_error_line(result.stderr)
 
 
 def test_a_command_that_cannot_be_split_is_refused_where_it_enters(cli, profile):

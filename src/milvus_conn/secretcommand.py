@@ -59,9 +59,9 @@ def run(name: str, command: str, timeout: float) -> str:
             start_new_session=True,
         )  # fmt: skip
     except FileNotFoundError:
-        raise CommandFailed(f"{words[0]} was not found") from None
+        raise CommandFailed(f"could not start: {words[0]} was not found") from None
     except OSError as exc:
-        raise CommandFailed(f"{words[0]} cannot be run: {exc.strerror}") from None
+        raise CommandFailed(f"could not start: {words[0]}: {exc.strerror}") from None
     try:
         output, errors, code = _collect(process, timeout)
     finally:

@@ -8,7 +8,7 @@ import typer
 
 from ..errors import ConnectionConfigException
 from . import shapes
-from .options import AliasArg, read_stdin
+from .options import AliasArg, PasswordStdin, TokenStdin, read_stdin
 from .output import Outcome, Text
 from .session import session
 
@@ -19,12 +19,8 @@ def login(
     token: Annotated[
         bool, typer.Option("--token", help="Store a token instead of the password.")
     ] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    token_stdin: Annotated[
-        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    token_stdin: TokenStdin = False,
 ) -> Outcome:
     """Ask for the alias's password (or token), check it with the server, and keep it in
     the OS credential store for that server and user: 0 stored, 5 refused, 3 unreachable,

@@ -139,6 +139,12 @@ ProbeKind = Annotated[
     str | None, typer.Option("--probe", help="auto, grpc-health or milvus [default: auto].")
 ]
 HealthService = Annotated[str | None, typer.Option(help="grpc.health.v1 service name.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+TokenStdin = Annotated[
+    bool, typer.Option("--token-stdin", help="Read the token from standard input.")
+]
 Wait = Annotated[
     float, typer.Option(help="Retry for up to this many seconds until healthy.", min=0)
 ]

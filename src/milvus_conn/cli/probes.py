@@ -28,6 +28,7 @@ from .options import (
     OptionalAlias,
     PasswordCommand,
     PasswordEnv,
+    PasswordStdin,
     Port,
     ProbeKind,
     Ready,
@@ -37,6 +38,7 @@ from .options import (
     Timeout,
     TokenCommand,
     TokenEnv,
+    TokenStdin,
     Uri,
     User,
     Wait,
@@ -72,12 +74,8 @@ def connect(
     timeout: Timeout = None,
     probe: ProbeKind = None,
     health_service: HealthService = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    token_stdin: Annotated[
-        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    token_stdin: TokenStdin = False,
     wait: Wait = 0,
     min_version: MinVersion = None,
     max_latency: MaxLatency = None,
