@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -94,3 +96,32 @@ def milvus_lite(python: Path, work: Path) -> Iterator[str]:
         yield f"{LOOPBACK}:{port}"
     finally:
         _stop(process, "Milvus Lite")
+
+
+@contextlib.contextmanager
+def gnome_keyring(python: Path, work: Path) -> Iterator[str]:
+    """A GNOME Keyring on a private D-Bus session (tests/keyring_session.py); yields the
+    session bus's address, for `DBUS_SESSION_BUS_ADDRESS`."""
+    runner = shutil.which("dbus-run-session")
+    if runner is None or shutil.which("gnome-keyring-daemon") is None:
+        raise ServerError("dbus-run-session and gnome-keyring-daemon are needed (Debian's "
+                          "dbus-daemon and gnome-keyring)")  # fmt: skip
+    base = work / "gnome-keyring"
+    (base / "run").mkdir(parents=True, mode=0o700)
+    places = {"HOME": "", "XDG_DATA_HOME": "data", "XDG_CONFIG_HOME": "config",
+              "XDG_RUNTIME_DIR": "run"}  # fmt: skip
+    env = {**os.environ, **{name: str(base / sub) for name, sub in places.items()}}
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    script = HERE.parent / "tests" / "keyring_session.py"
+    process = subprocess.Popen(
+        [runner, "--", str(python), str(script)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().decode().strip()
+        if not address.startswith("unix:"):
+            raise ServerError(f"the GNOME Keyring did not start (exit {process.poll()})")
+        yield address
+    finally:
+        _stop(process, "GNOME Keyring session")

@@ -37,7 +37,7 @@ PYTHON = BIN / "python"
 CONN = BIN / "conn"
 FLOORS = HERE / "floors"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
-GROUPS = ("offline", "probe", "fanout", "scale", "lite")
+GROUPS = ("offline", "probe", "fanout", "scale", "lite", "secrets")
 # conn ends with gc.freeze() (cli main()): the exit then skips collecting what was imported.
 # The floors as the issue defines them do not; these ones do, for the rows that show
 # conn's own cost beside the targets.
@@ -117,14 +117,14 @@ class Bench:
     def conn(self, key: str, label: str, profile: Path, *args: str, expect: int = 0) -> Case:
         return self.case(key, label, [CONN, *args], profile, expect)
 
-    def setup(self, profile: Path, *args: str) -> None:
+    def setup(self, profile: Path, *args: str, env: dict[str, str] | None = None) -> None:
         """Run conn once, untimed (e.g. `connect` so that an alias is connected)."""
         done = subprocess.run(
             [str(CONN), *args],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=child_env(CONN_PROFILE=str(profile)),
+            env={**(env or {}), **child_env(CONN_PROFILE=str(profile))},
             cwd=self.work,
             check=False,
         )
@@ -251,6 +251,42 @@ class Bench:
         case.before = fresh
         return case
 
+    def secrets(self, health: str, bus: str, unavailable: str = "") -> None:
+        """Target 8: `conn has` with the password in a GNOME Keyring (conn login) against
+        the same with it in a variable; 8i with a trivial --password-command."""
+        same = {"address": health, "user": "bench"}
+        profile = profiles.write_profile(self.work / "psec" / "profiles.toml", [
+            ("in-variable", {**same, "password_env": "BENCH_PW"}),
+            ("in-keyring", same),
+            ("by-command", {**same, "password_command": "echo bench-password"}),
+        ])  # fmt: skip
+        cases = [
+            self.conn("conn.has_env_password", "conn has (password in a variable)", profile,
+                      "has", "in-variable"),
+            self.conn("conn.has_keyring", "conn has (password in GNOME Keyring)", profile,
+                      "has", "in-keyring"),
+            self.conn("conn.has_command", "conn has (--password-command echo)", profile,
+                      "has", "by-command"),
+        ]  # fmt: skip
+        for case in cases:  # no keyring configuration: conn's own choice of store
+            case.env.update(BENCH_PW="bench-password", DBUS_SESSION_BUS_ADDRESS=bus,
+                            XDG_CONFIG_HOME=str(self.work / "psec" / "config"))  # fmt: skip
+            case.env.pop("PYTHON_KEYRING_BACKEND", None)
+
+        def setup() -> None:
+            if unavailable:
+                raise SetupError(unavailable)
+            env = cases[0].env
+            login = [str(CONN), "login", "in-keyring", "--password-stdin"]
+            done = subprocess.run(login, input="bench-password\n", capture_output=True,
+                                  text=True, env=env, cwd=self.work, check=False)  # fmt: skip
+            if done.returncode != 0:
+                raise SetupError(f"setup 'conn login' exited {done.returncode}: {done.stderr}")
+            for alias in ("in-variable", "in-keyring", "by-command"):
+                self.setup(profile, "connect", alias, env=env)
+
+        self.measure(cases, setup)
+
     def lite(self, lite: str) -> None:
         """Target 5 (and info for 1): Milvus Lite, conn against pymilvus's connections."""
         profile = profiles.write_profile(self.work / "plite" / "profiles.toml", [])
@@ -350,6 +386,10 @@ RATIOS = (
     Ratio("7a", "Lite: has --ready / conn has", "conn.has_lite_ready", "conn.has_lite", 1.10),
     Ratio("7b", "Lite: has --collection --loaded / has", "conn.has_lite_loaded", "conn.has_lite",
           1.15),
+    Ratio("8", "has: password in GNOME Keyring / variable", "conn.has_keyring",
+          "conn.has_env_password", 2.0),
+    Ratio("8i", "has: --password-command / variable", "conn.has_command", "conn.has_env_password",
+          None),
 )  # fmt: skip
 FANOUT_LIMIT_S = 1.5
 
@@ -581,6 +621,13 @@ def measure_groups(bench: Bench, groups: list[str], stack: contextlib.ExitStack)
             bench.scale()
         elif group == "lite":
             bench.lite(server("lite"))
+        elif group == "secrets":
+            try:
+                bus = stack.enter_context(servers.gnome_keyring(PYTHON, bench.work))
+            except servers.ServerError as exc:
+                bench.secrets(server("health"), "", str(exc))
+            else:
+                bench.secrets(server("health"), bus)
 
 
 def run(args: argparse.Namespace, work: Path) -> int:

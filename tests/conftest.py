@@ -16,6 +16,7 @@ from milvus_conn.cli import app
 
 from . import servers
 from .certs import make_certs, server_certificate
+from .keyrings import FILE_BACKEND, GnomeKeyring
 from .milvus_server import MilvusServer, TLSFiles
 
 # Variables that would make a test depend on the machine it runs on.
@@ -31,6 +32,10 @@ _ISOLATE = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "grpc_proxy",
+    # the credential store: no test reaches the developer's own keyring
+    "PYTHON_KEYRING_BACKEND",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "XDG_CURRENT_DESKTOP",
 )
 
 
@@ -58,6 +63,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))  # keyrings.alt's files
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
@@ -277,3 +283,32 @@ def liar() -> Iterator[servers.LyingServer]:
     server = servers.LyingServer()
     yield server
     server.stop()
+
+
+# credential stores ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gnome_keyring_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GnomeKeyring]:
+    keyring = GnomeKeyring(tmp_path_factory.mktemp("gnome-keyring"))
+    yield keyring
+    keyring.stop()
+
+
+@pytest.fixture
+def gnome_keyring(
+    gnome_keyring_session: GnomeKeyring, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GnomeKeyring]:
+    """conn's store is the real GNOME Keyring (no keyring configuration: conn's own
+    choice of the Secret Service); emptied after each test."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", gnome_keyring_session.address)
+    yield gnome_keyring_session
+    gnome_keyring_session.delete_all()
+
+
+@pytest.fixture
+def file_keyring(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """conn's store is keyrings.alt's file backend, named as keyring's users name it; the
+    path of its file (in this test's $XDG_DATA_HOME)."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", FILE_BACKEND)
+    return tmp_path / "xdg-data" / "python_keyring" / "keyring_pass.cfg"

@@ -87,7 +87,8 @@ def test_missing_password_env_variable_is_a_profile_error(registry, auth_server)
     with pytest.raises(ProfileException) as info:
         registry.connect("au")
     assert str(info.value) == (
-        "alias 'au': password_env names $AU_PW_UNSET, which is not set in the environment"
+        "alias 'au': password_env names $AU_PW_UNSET, which is not set in the environment "
+        "(or store the password: conn login au)"
     )
     assert info.value.exit_code == 6
     assert registry.has_connection("au") is False

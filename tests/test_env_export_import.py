@@ -157,7 +157,8 @@ def test_env_with_secrets_and_the_variable_unset_exits_6(cli, secret_aliases):
     result = cli("env", "pw", "--with-secrets", code=6)
     assert result.stdout == ""
     assert result.stderr == (
-        "Error: alias 'pw': password_env names $APW, which is not set in the environment\n"
+        "Error: alias 'pw': password_env names $APW, which is not set in the environment "
+        "(or store the password: conn login pw)\n"
     )
 
 

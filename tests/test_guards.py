@@ -78,6 +78,7 @@ def loaded_modules(*args: str, code: int = 0) -> list[str]:
 def test_commands_are_the_specs_seven_plus_the_later_ones():
     spec = ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
     later = ["env", "export", "import", "use", "watch", "completion", "doctor", "schema", "version"]
+    later += ["login", "logout"]
     assert sorted([*spec, *later]) == COMMANDS
 
 
@@ -205,3 +206,78 @@ def test_main_finds_the_command_word_past_the_global_options(argv, command):
     from milvus_conn.cli.lean import command_named
 
     assert command_named(argv) == command
+
+
+# the OS credential store loads only where a stored secret is read -------------------------
+
+_STORE_IMPORTS = """
+import json, sys
+from milvus_conn.cli import app
+try:
+    code = app(sys.argv[1:], prog_name="conn", standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"keyring", "keyrings", "secretstorage",
+                                                          "jeepney"})
+sys.stderr.write("\\nSTORE " + json.dumps([code or 0, loaded]) + "\\n")
+"""
+
+
+def store_modules(*args: str) -> tuple[int, list[str]]:
+    """The exit status of `conn ARGS` in a fresh process, and the store modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", _STORE_IMPORTS, *args],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    line = next(x for x in done.stderr.splitlines() if x.startswith("STORE "))
+    code, loaded = json.loads(line.removeprefix("STORE "))
+    return code, loaded
+
+
+@pytest.fixture
+def logged_in(cli, file_keyring, serving, tmp_path):
+    """`in`: logged in (its password in keyrings.alt's file), connected; `cmd`: a password
+    command; `plain`: no secret at all. All three on a live health server."""
+    command = tmp_path / "secret.sh"
+    command.write_text("#!/bin/sh\necho pw\n")
+    command.chmod(0o700)
+    cli("add", "in", "--address", serving.address, "--user", "u")
+    cli("login", "in", "--password-stdin", input="pw\n")
+    cli("add", "cmd", "--address", serving.address, "--user", "u",
+        "--password-command", str(command))  # fmt: skip
+    cli("add", "plain", "--address", serving.address)
+    for alias in ("in", "cmd", "plain"):
+        cli("connect", alias)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list"],
+        ["list", "--json"],
+        ["addr", "in"],
+        ["addr", "in", "--explain"],
+        ["has", "in", "--no-probe"],
+        ["has", "in", "cmd", "--no-probe", "--json"],
+        ["add", "x", "--address", "127.0.0.1:1"],
+        ["export"],
+        ["env", "in"],
+        ["disconnect", "in"],
+        ["remove", "in"],
+        ["has", "plain"],  # a probe of an alias that never logged in
+        ["has", "cmd"],
+    ],
+    ids=" ".join,
+)
+def test_offline_commands_and_aliases_that_never_logged_in_never_load_keyring(logged_in, args):
+    assert store_modules(*args) == (0, [])
+
+
+def test_a_probe_of_a_logged_in_alias_loads_the_store(logged_in):
+    code, loaded = store_modules("has", "in")
+    assert code == 0 and "keyring" in loaded and "keyrings" in loaded
+
+
+def test_doctor_asks_the_store_only_for_aliases_that_logged_in(cli, serving):
+    cli("add", "plain", "--address", serving.address)
+    assert store_modules("doctor") == (0, [])

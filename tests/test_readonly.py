@@ -43,7 +43,7 @@ needs_ro_mount = pytest.mark.skipif(bool(_CANNOT), reason=_CANNOT or "-")
 
 
 def conn_read_only(
-    directory: Path, *args: str, env: dict[str, str] | None = None
+    directory: Path, *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """`conn ARGS` with `directory` mounted read-only for it alone (and for nobody else)."""
     mount = shlex.quote(str(directory))
@@ -56,6 +56,7 @@ def conn_read_only(
         ["unshare", "-m", "sh", "-c", script],
         capture_output=True,
         text=True,
+        input=stdin,
         env={**os.environ, **(env or {})},
         timeout=60,
         check=False,

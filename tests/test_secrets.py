@@ -15,7 +15,7 @@ from milvus_conn import (
 )
 
 from . import servers
-from .helpers import PASSWORD, TOKEN, assert_no_secret, state_file
+from .helpers import OVERRIDE, PASSWORD, TOKEN, assert_no_secret, state_file
 
 
 @pytest.fixture
@@ -163,3 +163,93 @@ def test_rejected_uri_in_the_library_never_echoes_its_password(profile, uri):
             attempt()
         assert_no_secret(str(caught.value), repr(caught.value), caught.value.message)
     assert not profile.exists()
+
+
+# secrets from commands and from the OS credential store -------------------------------------
+
+
+@pytest.fixture
+def secret_sources(cli, profile, tmp_path, milvus_protocol, file_keyring):
+    """Aliases whose secrets come from a command and from the credential store (the
+    Milvus-protocol server accepts any), and ones whose command or store entry fails
+    after printing or holding a secret."""
+
+    def command(name: str, body: str) -> str:
+        path = tmp_path / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o700)
+        return str(path)
+
+    where = ("--address", milvus_protocol.address, "--user", "alice")
+    cli("add", "cmd", *where, "--password-command", command("ok", f"echo '{PASSWORD}'"))
+    cli("add", "tokcmd", "--address", milvus_protocol.address,
+        "--token-command", command("tok", f"echo '{TOKEN}'"))  # fmt: skip
+    cli("add", "fails", *where, "--password-command",
+        command("fails", f"echo '{PASSWORD}'; echo 'denied' >&2; exit 1"))  # fmt: skip
+    cli("add", "garbled", *where, "--password-command",
+        command("garbled", f"printf '{PASSWORD}\\033[2J\\n'"))  # fmt: skip
+    cli("add", "huge", *where, "--password-command",
+        command("huge", f"yes '{PASSWORD}' | head -c 200000"))  # fmt: skip
+    cli("add", "stored", "--address", f"localhost:{milvus_protocol.address.split(':')[1]}",
+        "--user", "alice")  # fmt: skip
+    cli("login", "stored", "--password-stdin", input=f"{OVERRIDE}\n")
+    cli("add", "stored-tok", "--address", "127.0.0.2:1", "--user", "bob")
+    return file_keyring
+
+
+SOURCE_COMMANDS = [
+    ("connect", "cmd"),
+    ("-v", "connect", "cmd", "--json"),
+    ("connect", "tokcmd", "--json"),
+    ("has", "cmd"),
+    ("has", "cmd", "tokcmd", "stored", "--json"),
+    ("-v", "has", "stored"),
+    ("connect", "stored", "--json"),
+    ("addr", "cmd", "--explain"),
+    ("addr", "stored", "--explain", "--json"),
+    ("list", "--check", "--json", "--timeout", "2"),
+    ("-v", "list", "--check", "--timeout", "2"),
+    ("connect", "fails"),
+    ("connect", "fails", "--json"),
+    ("connect", "garbled"),
+    ("connect", "huge", "--json"),
+    ("doctor", "--network", "--json"),
+    ("doctor", "--network"),
+    ("export",),
+    ("login", "stored-tok", "--token-stdin"),  # refused: unreachable
+    ("logout", "stored"),
+    ("connect", "stored"),  # logged out: nothing sent
+    ("remove", "cmd"),
+]
+
+
+def test_no_path_of_a_command_or_the_store_prints_a_secret(cli, secret_sources, profile):
+    for args in SOURCE_COMMANDS:
+        result = cli(*args, input=f"{TOKEN}\n", code=None)
+        assert_no_secret(result.stdout, result.stderr)
+    for path in (profile, state_file(profile)):
+        assert_no_secret(path.read_text())
+    from milvus_conn.logins import logins_file
+
+    assert_no_secret(logins_file().read_text())
+
+
+def test_rejected_secrets_are_never_echoed(cli, secret_sources):
+    for given in (f"{PASSWORD}\x1b[2J\n", f"{PASSWORD}\nsecond line\n"):
+        for args in (("login", "stored", "--password-stdin"),
+                     ("connect", "cmd", "--password-stdin", "--json")):  # fmt: skip
+            result = cli(*args, input=given, code=2)
+            assert_no_secret(result.stdout, result.stderr)
+
+
+def test_library_views_of_command_and_stored_secrets_hold_none(secret_sources, profile):
+    registry = Connections(profile=profile)
+    handle = registry.connect("cmd")
+    done = registry.login("stored", TOKEN)
+    assert_no_secret(repr(handle), repr(done), registry.get_connection_addr("cmd"),
+                     registry.explain("stored"), registry.list_connections())  # fmt: skip
+    for alias in ("fails", "garbled", "huge"):
+        with pytest.raises(MilvusException) as caught:
+            registry.connect(alias)
+        assert_no_secret(str(caught.value), repr(caught.value))
+    registry.reset()

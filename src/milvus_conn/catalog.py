@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import resolve as res
 from .config import AliasConfig
@@ -30,6 +30,9 @@ from .layers import LayeredStore, ProfileSpec, open_store
 from .profile import State, state_without, with_aliases
 from .store import ProfileStore
 
+if TYPE_CHECKING:
+    from .keystore import Keystore
+
 STATE_ONLY = ("since", "protocol")  # what the state file records beyond the config
 
 
@@ -44,6 +47,15 @@ class Catalog:
         # Embedded Milvus Lite aliases live and die with this process: never in the files.
         self.embedded: dict[str, tuple[AliasConfig, dict[str, Any]]] = {}
         self._handles: dict[str, Connection] = {}  # live handles, per process
+        self._keystore: Keystore | None = None
+
+    def get_keystore(self) -> Keystore:
+        """The logins this user made, and the OS credential store (opened when needed)."""
+        if self._keystore is None:
+            from .keystore import Keystore  # only what resolves a secret loads it
+
+            self._keystore = Keystore()
+        return self._keystore
 
     @property
     def store(self) -> ProfileStore | LayeredStore:
@@ -122,10 +134,11 @@ class Catalog:
     def resolve(self, alias: str, options: dict[str, Any]) -> res.Resolved:
         """`connect`'s resolution: given options, then $MILVUS_URI, then the stored alias."""
         stored = self.config(alias)
-        in_file = stored is not None and alias in self.store.load().aliases
+        source = self.store.source_of(alias) if stored is not None else None
         resolved = res.resolve(
             alias, stored, options, self.env, base_dir=self.store.base_for(alias),
-            stored_in=f"profile:{self.store.source_of(alias)}" if in_file else "",
+            stored_in=f"profile:{source}" if source else "", command_file=source,
+            keystore=self.get_keystore,
         )  # fmt: skip
         if resolved.origin == "flag":
             self.refuse_readdress(alias, resolved.config.address)
@@ -134,8 +147,11 @@ class Catalog:
     def stored(self, alias: str, config: AliasConfig | None = None) -> res.Resolved:
         """The alias as stored (`config`, else the profile's): no $MILVUS_URI redirect."""
         stored = self.require(alias) if config is None else config
-        base_dir = self.store.base_for(alias)
-        return res.resolve(alias, stored, {}, self.env, base_dir=base_dir, env_uri=False)
+        base_dir, source = self.store.base_for(alias), self.store.source_of(alias)
+        return res.resolve(
+            alias, stored, {}, self.env, base_dir=base_dir, env_uri=False,
+            command_file=source, keystore=self.get_keystore,
+        )  # fmt: skip
 
     def from_state(self, alias: str, entry: dict[str, Any], stored: AliasConfig) -> res.Resolved:
         """An alias another process connected: its config as the state file recorded it,
@@ -151,7 +167,8 @@ class Catalog:
         given = {"user": config.user, "db_name": entry.get("db_name")}
         return res.resolve(
             alias, config, given, self.env, base_dir=self.store.base_for(alias),
-            env_uri=False, secrets_of=stored,
+            env_uri=False, secrets_of=stored, command_file=self.store.source_of(alias),
+            keystore=self.get_keystore,
         )  # fmt: skip
 
     # recording -----------------------------------------------------------------------
@@ -180,7 +197,7 @@ class Catalog:
             "address": config.address,
             "user": config.user,
             **config.public(),
-            "db_name": resolved.credentials.db_name,
+            "db_name": resolved.db_name,
             "secure": config.secure,
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "protocol": protocol,

@@ -2,7 +2,8 @@
 
 Validation happens in the constructor, before any I/O, so the library and the CLI
 reject the same things with the same words. Secrets are held by reference
-(`password_env`, `token_env`); plain `password`/`token` are accepted but flagged.
+(`password_env`, `token_env`, `password_command`, `token_command`); plain
+`password`/`token` are accepted but flagged.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
@@ -19,6 +20,7 @@ DEFAULT_TIMEOUT = 10.0
 PROBES = ("auto", "grpc-health", "milvus")
 TLS_FILE_KEYS = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_path")
 SECRET_KEYS = ("password", "token")
+COMMAND_KEYS = ("password_command", "token_command")  # code conn runs: credentials.py
 
 
 def default_timeout() -> float:
@@ -58,6 +60,31 @@ def check_printable(name: str, value: str) -> str:
             f"{value[:200]!r}{'...' if len(value) > 200 else ''}"
         )
     return value
+
+
+def secret_problem(value: str) -> str:
+    """What keeps `value` from being a password or token, in words ("" if nothing): it is
+    empty, only whitespace, or holds a control character (a second line, an escape)."""
+    if not value:
+        return "nothing"
+    if not value.strip():
+        return "only whitespace"
+    if not value.isprintable():
+        return "a control or other non-printing character"
+    return ""
+
+
+def command_words(name: str, command: str) -> list[str]:
+    """A secret command split as a POSIX shell splits words (it is run without a shell)."""
+    import shlex  # only an alias with a command needs it
+
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ConnectionConfigException(f"{name} {command!r} cannot be split: {exc}") from None
+    if not words:
+        raise ConnectionConfigException(f"{name} is blank: give the command to run")
+    return words
 
 
 def check_timeout(timeout: object, name: str = "timeout") -> float:
@@ -107,6 +134,8 @@ class _Fields(NamedTuple):
     health_service: str = ""
     password_env: str = ""
     token_env: str = ""
+    password_command: str = ""
+    token_command: str = ""
     password: str = ""
     token: str = ""
     extra: dict[str, Any] = {}  # noqa: RUF012 - never mutated: unknown keys, kept on rewrite
@@ -154,6 +183,9 @@ class AliasConfig(_Fields):
                 f"probe must be one of {', '.join(PROBES)}, got {self.probe!r}"
             )
         self._check_tls()
+        for name in COMMAND_KEYS:
+            if getattr(self, name):
+                command_words(name, getattr(self, name))
 
     def _check_tls(self) -> None:
         given = [key for key in (*TLS_FILE_KEYS, "server_name") if getattr(self, key)]

@@ -25,12 +25,12 @@ class Connection:
     """A live handle: the channel to an alias's server, its address, and `check()`."""
 
     def __init__(self, resolved: Resolved, result: health.HealthResult | None = None) -> None:
-        """The handle for a resolved alias (raises if a secret it names is unset)."""
+        """The handle for a resolved alias; its secrets are found at its first probe."""
         self.alias = resolved.alias
         self.config = resolved.config
         self.result = result
         self.answered_by = ""  # the protocol that answered when it was connected
-        self._credentials = resolved.credentials
+        self._resolved = resolved
         self._target = resolved.target
         self._channel: Any = None
         self._lock = threading.Lock()
@@ -60,7 +60,7 @@ class Connection:
     ) -> health.Probe:
         """The probe of this alias's server, asking first the protocol that answered it."""
         return probe_request(
-            self.config, self._credentials, self._target, timeout=timeout,
+            self.config, self._resolved.credentials, self._target, timeout=timeout,
             want_version=want_version, gates=gates, want_certificate=want_certificate,
             ready=ready, first=self.answered_by,
         )  # fmt: skip

@@ -4,12 +4,12 @@ Each finding is `ok`, a `note` (worth knowing, nothing broken) or `fix` (somethi
 change, with the change). Exit 0 when nothing needs fixing, 1 when something does, 6
 when the profile cannot be read at all. It reads files and the environment, never a
 secret's value into a message, and imports neither grpc nor pymilvus (`--network`
-loads the health core to probe, as `list --check` does).
+loads the health core to probe, as `list --check` does, and so runs secret commands);
+keyring only to check the secrets of aliases that logged in.
 """
 
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
-import os
 import stat
 import warnings
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 
 from .address import shown
 from .config import TLS_FILE_KEYS, AliasConfig
-from .credentials import override_variable
 from .errors import ExitCode, MilvusException, PlainSecretWarning, ProfileException
 from .registry import Connections, builtin_alias
 
@@ -61,7 +60,7 @@ def diagnose(
                                 "overwrites a profile it cannot read"))  # fmt: skip
     findings += _state(registry, aliases)
     if aliases is not None:
-        findings += _secrets(store.path, aliases)
+        findings += _secrets(registry, aliases)
         findings += _tls(store.base_dir, aliases)
     findings.append(_pymilvus())
     if network and aliases is not None:
@@ -120,36 +119,13 @@ def _state(registry: Connections, aliases: "dict[str, AliasConfig] | None") -> l
     return found
 
 
-def _secrets(path: Path, aliases: "dict[str, AliasConfig]") -> list[Finding]:
-    """Referenced variables that are unset; plain secrets, and who can read them."""
-    found = []
-    for alias, config in aliases.items():
-        for kind in ("password", "token"):
-            variable = getattr(config, f"{kind}_env")
-            if (
-                variable
-                and variable not in os.environ
-                and not os.environ.get(override_variable(alias, kind))
-            ):
-                found.append(Finding(
-                    "secrets", FIX, f"alias {alias!r}: {kind}_env names ${variable}, which is "
-                    "not set", f"export {variable}=... (or {override_variable(alias, kind)}) "
-                    f"before connecting {alias!r}",
-                ))  # fmt: skip
-    holders = ", ".join(repr(a) for a, c in aliases.items() if c.has_plain_secret)
-    mode = _mode(path) or 0
-    if holders and mode & 0o077:
-        where = shown(str(path))
-        found.append(Finding("secrets", FIX, f"{where} holds plain secrets ({holders}) and "
-                             "other users can read it", f"chmod 600 {where}"))  # fmt: skip
-    elif holders:
-        found.append(Finding("secrets", NOTE, f"plain password or token in the profile "
-                             f"({holders})", "keep it in a variable: --password-env / "
-                             "--token-env (conn export leaves plain ones out)"))  # fmt: skip
-    if not found:
-        count = sum(bool(c.password_env) + bool(c.token_env) for c in aliases.values())
-        found.append(Finding("secrets", OK, f"{count} referenced secret variable(s), all set"))
-    return found
+def _secrets(registry: Connections, aliases: "dict[str, AliasConfig]") -> list[Finding]:
+    """Each alias's secrets can be found (secretcheck.py; --network runs the commands)."""
+    from .secretcheck import findings
+
+    store = registry.store
+    found = findings(aliases, store.source_of, store.path)
+    return [Finding("secrets", *finding) for finding in found]
 
 
 def _tls(base_dir: Path, aliases: "dict[str, AliasConfig]") -> list[Finding]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import SECRET_KEYS, AliasConfig, check_alias
+from .config import COMMAND_KEYS, SECRET_KEYS, AliasConfig, check_alias
 from .errors import (
     AliasExistsException,
     ConnectionConfigException,
@@ -83,6 +83,22 @@ def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
         first = next(iter(loaded.broken.values()))
         raise ConnectionConfigException(f"{first.message} (nothing imported)")
     return loaded.aliases
+
+
+def refuse_commands(path: str | os.PathLike[str], incoming: Mapping[str, AliasConfig]) -> None:
+    """A file to import that defines secret commands is refused: a command is code, to
+    be read before it is let in (`conn import --allow-commands`)."""
+    found = [
+        f"{alias!r} {key} `{getattr(config, key)}`"
+        for alias, config in incoming.items()
+        for key in COMMAND_KEYS
+        if getattr(config, key)
+    ]
+    if found:
+        raise ConnectionConfigException(
+            f"{path} defines commands that conn would run to get secrets: {'; '.join(found)}. "
+            "A command is code: read them, then import with --allow-commands (nothing imported)"
+        )
 
 
 def using(alias: str) -> Change:

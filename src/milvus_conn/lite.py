@@ -7,6 +7,7 @@ exit), so it is a library feature only; the CLI refuses such URIs with the reaso
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib import parse
 
 from .address import NETWORK_SCHEMES
@@ -20,6 +21,15 @@ def is_local_db(uri: object) -> bool:
     if not isinstance(uri, str) or not uri.endswith(".db"):
         return False
     return parse.urlparse(uri).scheme.lower() not in NETWORK_SCHEMES
+
+
+def started(given: dict[str, Any]) -> bool:
+    """`connect`'s keywords name a local Milvus Lite file as `uri`: start it here, and the
+    uri becomes its address."""
+    if not is_local_db(given.get("uri")):
+        return False
+    given["uri"] = start(given["uri"])
+    return True
 
 
 def start(uri: str) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import wire
 from .channel import load_grpc
+from .errors import ConnectionConfigException
 from .health import AUTH_FAILED, UNHEALTHY, HealthResult
 from .untrusted import server_text
 
@@ -52,15 +53,19 @@ class ReadySpec(NamedTuple):
 
 
 def make_spec(collections: Sequence[str] = (), loaded: bool = False) -> ReadySpec:
-    """A spec from user input; ValueError for `loaded` without a collection, or an empty
-    or non-string name."""
+    """A spec from user input; ConnectionConfigException (exit 2) for `loaded` without a
+    collection, or an empty or non-string name."""
     if isinstance(collections, str):
         collections = (collections,)
     for name in collections:
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"a collection name must be a non-empty string, not {name!r}")
+            raise ConnectionConfigException(
+                f"a collection name must be a non-empty string, not {name!r}"
+            )
     if loaded and not collections:
-        raise ValueError("--loaded needs --collection NAME (which collections must be loaded?)")
+        raise ConnectionConfigException(
+            "--loaded needs --collection NAME (which collections must be loaded?)"
+        )
     return ReadySpec(tuple(collections), loaded)
 
 

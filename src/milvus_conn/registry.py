@@ -12,7 +12,7 @@ ARCHITECTURE.md maps these modules and what each must not know.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import edits, fanout, handoff, lite
@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # the health core is imported only by what probes: offline co
     from pymilvus import AsyncMilvusClient, MilvusClient
 
     from . import health
+    from .login import LoggedIn
+    from .logins import Login
     from .readiness import ReadySpec
 
 __all__ = ["AliasInfo", "Connection", "Connections", "builtin_alias"]
@@ -95,7 +97,9 @@ class Connections:
         subclass names what failed, and no half-registered handle is left behind."""
         alias = check_alias(self.resolve_alias(alias))
         given = {**kwargs, "user": user, "password": password, "token": token, "db_name": db_name}
-        embedded = _embedded(given)
+        check_printable("user", str(user or ""))  # before Milvus Lite makes its file
+        check_printable("db_name", str(db_name or ""))
+        embedded = lite.started(given)
         resolved = self._catalog.resolve(alias, given)
         handle = Connection(resolved)
         try:  # the channel checked is the one kept: closed if the handle is not
@@ -218,7 +222,9 @@ class Connections:
     ) -> health.HealthResult:
         """Healthy, its database usable with these credentials, each collection there (and
         loaded, with `loaded`); else a `ProbeException` subclass naming what is missing."""
-        spec = _spec(collections, loaded)
+        from .readiness import make_spec
+
+        spec = make_spec(collections, loaded)
         name = check_alias(self.resolve_alias(alias))
         handle = self._catalog.live(name)
         result = run(handle.probe(timeout, want_version=False, ready=spec), wait)
@@ -269,14 +275,19 @@ class Connections:
         edits.warn_if_plain({alias: config})
         return config
 
-    def remove(self, alias: str) -> None:
-        """`conn remove`: like `remove_connection`, but an unknown alias is an error."""
+    def remove(self, alias: str) -> list[Login]:
+        """`conn remove`: like `remove_connection`, but an unknown alias is an error. Returns
+        what `login` stored for its server and user: other aliases may share it, so it stays."""
+        from .login import stored as logins_of
+
         check_alias(alias)
         stored = self.store.load()
         if alias not in stored.aliases and alias not in stored.broken:
             known = "built in" if alias == builtin_alias() else "unknown"
             raise ConnectionNotExistException(f"alias {alias!r} is {known}; nothing to remove")
+        kept = logins_of(self._catalog, alias)
         self.remove_connection(alias)
+        return kept
 
     def require_known(self, alias: str) -> None:
         """`conn disconnect`: an unknown alias is an error, not a no-op."""
@@ -287,13 +298,32 @@ class Connections:
         self._catalog.require(check_alias(alias))
         self.store.update(edits.using(alias))
 
+    def login(
+        self, alias: str, secret: str | Callable[[], str], *, kind: str = "password"
+    ) -> LoggedIn:
+        """`conn login` (login.py): the secret, once its server accepts it, in the OS store."""
+        from . import login
+
+        return login.login(self._catalog, check_alias(alias), secret, kind)
+
+    def logout(self, alias: str) -> list[Login]:
+        """`conn logout`: what `login` stored for the alias's server and user, removed."""
+        from . import login
+
+        return login.logout(self._catalog, check_alias(alias))
+
     def export_profile(self, aliases: Sequence[str] = ()) -> str:
         """`conn export`: the profile (or some aliases) as TOML, plain secrets left out."""
         return edits.exported(self.store.load(), aliases)
 
-    def import_profile(self, path: str | os.PathLike[str], *, force: bool = False) -> list[str]:
-        """`conn import`: merge another profile's aliases; conflicts refused unless forced."""
+    def import_profile(
+        self, path: str | os.PathLike[str], *, force: bool = False, allow_commands: bool = False
+    ) -> list[str]:
+        """`conn import`: merge another profile's aliases; conflicts refused unless forced,
+        secret commands unless allowed (importing never runs them)."""
         incoming = edits.read_import(path)
+        if not allow_commands:
+            edits.refuse_commands(path, incoming)
         refuse = self._catalog.refuse_readdress
         self.store.update(edits.importing(incoming, force=force, refuse=refuse))
         edits.warn_if_plain(incoming)
@@ -302,16 +332,6 @@ class Connections:
     def reset(self) -> None:
         """Close every live handle of this process (tests, and long-running programs)."""
         self._catalog.close_all()
-
-
-def _embedded(given: dict[str, Any]) -> bool:
-    """A local Milvus Lite file as `uri`: started here, the uri becomes its address."""
-    check_printable("user", str(given["user"] or ""))  # before Milvus Lite makes its file
-    check_printable("db_name", str(given["db_name"] or ""))
-    if not lite.is_local_db(given.get("uri")):
-        return False
-    given["uri"] = lite.start(given["uri"])
-    return True
 
 
 def _answer(
@@ -337,12 +357,3 @@ def _healthy(
         message = f"{what} ({handle.address}){failed}: {result.reason}"
         raise probe_failure(result.status, message, result)
     return result
-
-
-def _spec(collections: Sequence[str], loaded: bool) -> ReadySpec:
-    from .readiness import make_spec
-
-    try:
-        return make_spec(collections, loaded)
-    except ValueError as exc:
-        raise ConnectionConfigException(str(exc)) from None

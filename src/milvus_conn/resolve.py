@@ -19,15 +19,18 @@ ARCHITECTURE.md says where a new connection option goes (three places).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import address as addr
-from .config import SECRET_KEYS, TLS_FILE_KEYS, AliasConfig, check_printable
-from .credentials import SECRET_KINDS, resolve_secret
+from .config import COMMAND_KEYS, SECRET_KEYS, TLS_FILE_KEYS, AliasConfig, check_printable
+from .credentials import SECRET_KINDS, Secrets
 from .endpoint import Credentials, Target
-from .errors import ConnectionConfigException, ExitCode, ProfileException
+from .errors import ConnectionConfigException, ExitCode
+
+if TYPE_CHECKING:
+    from .keystore import Keystore
 
 TARGET_KEYS = ("address", "uri", "host", "port")
 CREDENTIAL_KEYS = ("user", "password", "token", "db_name")
@@ -42,47 +45,60 @@ _DEFAULTS = AliasConfig._field_defaults
 SHOWN = tuple(
     name
     for name in AliasConfig._fields
-    if name not in {*SECRET_KEYS, "password_env", "token_env", "extra"}
+    if name not in {*SECRET_KEYS, *COMMAND_KEYS, "password_env", "token_env", "extra"}
 )  # the settings `--explain` lists, secrets last as set/unset
 
 
 class Resolved:
-    """One alias, resolved: the config to connect with, the credentials to send, the
+    """One alias, resolved: the config to connect with, the user and database, the
     channel's target, each setting's source, and whether a new alias should be stored
-    once connected. `credentials` raises when a secret variable the alias names is unset
-    (`--explain` shows that in `sources` instead)."""
+    once connected. Its secrets are found only when `credentials` is first read (a
+    probe, a client); that raises when a source fails (credentials.py)."""
 
-    __slots__ = ("_credentials", "_missing", "alias", "config", "origin", "persist", "sources",
-                 "target")  # fmt: skip
+    __slots__ = ("_credentials", "_sources", "alias", "config", "db_name", "origin", "persist",
+                 "secrets", "target", "user")  # fmt: skip
 
     def __init__(
         self,
         alias: str,
         config: AliasConfig,
-        credentials: Credentials,
+        secrets: Secrets,
         target: Target,
         *,
+        db_name: str = "default",
         origin: str = "uri",
         persist: bool = False,
-        missing: str = "",
     ) -> None:
-        self.alias, self.config, self.target = alias, config, target
+        self.alias, self.config, self.target, self.secrets = alias, config, target, secrets
+        self.user, self.db_name = secrets.user, db_name
         self.origin, self.persist = origin, persist
-        self.sources: dict[str, str] = {}
-        self._credentials, self._missing = credentials, missing
+        self._sources: dict[str, str] = {}
+        self._credentials: Credentials | None = None
 
     @property
     def credentials(self) -> Credentials:
-        if self._missing:
-            raise ProfileException(self._missing)
+        """What a probe sends, the secrets found now (once) in their order."""
+        if self._credentials is None:
+            password, token = (self.secrets.value(kind) for kind in SECRET_KINDS)
+            self._credentials = Credentials(self.user, password, token, self.db_name)
         return self._credentials
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Each shown setting's source, and each secret's (nothing is fetched for it)."""
+        secret_sources = {}
+        for kind in SECRET_KINDS:
+            source = self.secrets.source(kind)
+            supplied = self.secrets.supplied(kind) or source.endswith("(not set)")
+            secret_sources[kind] = source if supplied else "default"
+        return self._sources | secret_sources
 
     def shown(self, name: str) -> Any:
         """A setting's value as `--explain` shows it (secrets only as set/unset)."""
         if name in SECRET_KINDS:
-            return "set" if getattr(self._credentials, name) else "unset"
+            return "set" if self.secrets.supplied(name) else "unset"
         if name in ("user", "db_name"):
-            return getattr(self._credentials, name)
+            return getattr(self, name)
         if name == "timeout":
             return self.config.effective_timeout
         if name in TLS_FILE_KEYS:
@@ -120,6 +136,8 @@ def resolve(
     stored_in: str = "",
     env_uri: bool = True,
     secrets_of: AliasConfig | None = None,
+    command_file: Path | None = None,
+    keystore: Callable[[], Keystore] | None = None,
 ) -> Resolved:
     """`alias` from its `stored` config (None: not stored; the caller passes the built-in
     one), the `options` given (connect's keywords; None = not given) and `env`.
@@ -127,7 +145,9 @@ def resolve(
     `stored_in`: the profile file storing it ("" if built in or embedded). `env_uri=False`
     leaves `$MILVUS_URI` out (handing a named alias to pymilvus's MilvusClient, which does
     not redirect either). `secrets_of`: the config whose secret settings apply, when
-    `stored` is the state file's record of a connection (it keeps no secrets)."""
+    `stored` is the state file's record of a connection (it keeps no secrets).
+    `command_file`: the file the stored alias's commands come from, checked before one
+    runs; `keystore`: the logins and the OS credential store (None: not asked)."""
     given = {k: v for k, v in options.items() if k not in IGNORED_OPTIONS}
     unknown = sorted(set(given) - _KNOWN)
     if unknown:
@@ -137,18 +157,27 @@ def resolve(
     explicit = {kind: str(given.pop(kind, "") or "") for kind in SECRET_KINDS}
     config, origin = _config(alias, stored, given, env, user, db_name, env_uri)
     stored_in = stored_in if origin == "uri" else ""
-    secrets, secret_sources, missing = _secrets(
-        alias, secrets_of or config, explicit, env, stored_in or origin
-    )
-    credentials = Credentials(user or config.user, *secrets, db_name or config.db_name or "default")
+    secret_config = secrets_of or config
+    from_file = origin == "uri" or secrets_of is not None
+    secrets = Secrets(
+        alias, secret_config, explicit, env, user=user or config.user, address=config.address,
+        kept=stored_in or origin, keystore=keystore,
+        command_file=command_file if from_file and not _commands_given(given) else None,
+    )  # fmt: skip
     resolved = Resolved(
-        alias, config, credentials, target_of(config, base_dir), origin=origin,
-        persist=origin == "flag" and stored is None, missing=missing,
+        alias, config, secrets, target_of(config, base_dir),
+        db_name=db_name or config.db_name or "default", origin=origin,
+        persist=origin == "flag" and stored is None,
     )  # fmt: skip
     flags = {k for k, v in given.items() if v not in (None, "")}
     flags |= {name for name, value in (("user", user), ("db_name", db_name)) if value}
-    resolved.sources = _sources(resolved, flags, stored_in, env) | secret_sources
+    resolved._sources = _sources(resolved, flags, stored_in, env)
     return resolved
+
+
+def _commands_given(given: Mapping[str, Any]) -> bool:
+    """A command passed by the caller (a flag, a keyword) is theirs: no file to check."""
+    return any(given.get(key) for key in COMMAND_KEYS)
 
 
 def _config(
@@ -176,25 +205,6 @@ def _config(
         )
     changes = {k: v for k, v in given.items() if v is not None}
     return (stored.with_changes(**changes) if changes else stored), "uri"
-
-
-def _secrets(
-    alias: str, config: AliasConfig, explicit: dict[str, str], env: Mapping[str, str], kept: str
-) -> tuple[tuple[str, str], dict[str, str], str]:
-    """(password, token), each one's source, and the error of an unset secret variable.
-    `kept` is the source of one kept in the config (the profile file, or a URI's)."""
-    values, sources, missing = [], {}, ""
-    for kind in SECRET_KINDS:
-        try:
-            value, source = resolve_secret(alias, config, kind, explicit[kind], env)
-        except ProfileException as exc:
-            value, source = "", f"env:{getattr(config, f'{kind}_env')} (not set)"
-            missing = missing or exc.message
-        values.append(value)
-        if source == "profile":  # in the file, or inside a URI
-            source = kept
-        sources[kind] = source if value or source.endswith("(not set)") else "default"
-    return (values[0], values[1]), sources, missing
 
 
 def _sources(

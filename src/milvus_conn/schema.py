@@ -33,8 +33,18 @@ _FIELDS: dict[str, tuple[dict[str, Any], str]] = {
     "health_service": (_TEXT, "grpc.health.v1 service name."),
     "password_env": (_TEXT, "Name of the environment variable holding the password."),
     "token_env": (_TEXT, "Name of the environment variable holding the token."),
-    "password": (_TEXT, "Plain password: works, but prefer password_env."),
-    "token": (_TEXT, "Plain token: works, but prefer token_env."),
+    "password_command": (
+        {**_TEXT, "pattern": r"\S"},
+        "Command printing the password, run without a shell (e.g. pass show milvus/prod); "
+        "only from a file no other user can write.",
+    ),
+    "token_command": (
+        {**_TEXT, "pattern": r"\S"},
+        "Command printing the token (e.g. op read op://ops/milvus/token); only from a file "
+        "no other user can write.",
+    ),
+    "password": (_TEXT, "Plain password: works, but prefer conn login or password_env."),
+    "token": (_TEXT, "Plain token: works, but prefer conn login --token or token_env."),
 }
 
 

@@ -22,6 +22,7 @@ from .options import (
     Host,
     Json,
     OptionalAlias,
+    PasswordCommand,
     PasswordEnv,
     Port,
     ProbeKind,
@@ -29,6 +30,7 @@ from .options import (
     ServerName,
     ServerPem,
     Timeout,
+    TokenCommand,
     TokenEnv,
     Uri,
     User,
@@ -58,6 +60,8 @@ def add(
     user: User = None,
     password_env: PasswordEnv = None,
     token_env: TokenEnv = None,
+    password_command: PasswordCommand = None,
+    token_command: TokenCommand = None,
     db_name: DbName = None,
     secure: Secure = None,
     server_pem_path: ServerPem = None,
@@ -76,9 +80,9 @@ def add(
 
 
 def remove(ctx: typer.Context, alias: AliasArg) -> Outcome:
-    """Delete an alias and its connection state."""
-    session(ctx).registry.remove(alias)
-    return Outcome([Text(f"Removed {alias}")])
+    """Delete an alias and its connection state (a secret conn login stored stays)."""
+    kept = session(ctx).registry.remove(alias)
+    return Outcome([Text(f"Removed {alias}"), *map(Text, shapes.kept_login_lines(kept))])
 
 
 def addr(
@@ -151,7 +155,14 @@ def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="A profile to merge in.")],
     force: Annotated[bool, typer.Option("--force", help="Replace conflicting aliases.")] = False,
-) -> Outcome:
-    """Merge another profile's aliases; conflicting ones are refused unless --force."""
-    imported = session(ctx).registry.import_profile(file, force=force)
+    allow_commands: Annotated[
+        bool,
+        typer.Option("--allow-commands",
+                     help="Accept secret commands (password_command, token_command) in FILE."),
+    ] = False,
+) -> Outcome:  # fmt: skip
+    """Merge another profile's aliases; conflicting ones are refused unless --force, a
+    file that defines secret commands unless --allow-commands (never run on import)."""
+    registry = session(ctx).registry
+    imported = registry.import_profile(file, force=force, allow_commands=allow_commands)
     return Outcome([Text(f"Imported {len(imported)} alias(es): {', '.join(imported)}")])

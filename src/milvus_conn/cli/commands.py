@@ -174,6 +174,8 @@ COMMANDS = (
     ("env", "aliases", "env"),
     ("export", "aliases", "export"),
     ("import", "aliases", "import_"),
+    ("login", "login", "login"),
+    ("logout", "login", "logout"),
     ("version", "tools", "version"),
     ("completion", "tools", "completion"),
     ("doctor", "probes", "doctor"),

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import check_given
+from ..config import check_given, secret_problem
 from ..errors import ConnectionConfigException, MilvusException
 from ..registry import Connections
 
 # The options that say where an alias is and how to reach it, in the order of --help.
 CONNECTION_OPTIONS = (
-    "uri", "address", "host", "port", "user", "password_env", "token_env", "db_name",
+    "uri", "address", "host", "port", "user", "password_env", "token_env", "password_command",
+    "token_command", "db_name",
     "secure", "server_pem_path", "server_name", "client_pem_path", "client_key_path",
     "ca_pem_path", "timeout", "probe", "health_service",
 )  # fmt: skip
@@ -58,16 +59,25 @@ def ready_spec(ready: bool, collections: list[str] | None, loaded: bool) -> Any:
         return None
     from ..readiness import make_spec
 
-    try:
-        return make_spec(tuple(collections or ()), loaded)
-    except ValueError as exc:
-        raise ConnectionConfigException(str(exc)) from None
+    return make_spec(tuple(collections or ()), loaded)
+
+
+MAX_STDIN = 64 * 1024  # characters of a secret read from standard input
 
 
 def read_stdin(what: str) -> str:
-    value = sys.stdin.readline().rstrip("\r\n")
-    if not value:
+    """A secret from standard input, as `docker login --password-stdin` reads it: all of
+    it, one trailing newline dropped; refused (exit 2) if empty, blank or several lines."""
+    value = sys.stdin.read(MAX_STDIN + 1)
+    if len(value) > MAX_STDIN:
+        raise ConnectionConfigException(f"--{what}-stdin: more than {MAX_STDIN} characters")
+    if value.endswith("\n"):
+        value = value[:-2] if value.endswith("\r\n") else value[:-1]
+    problem = secret_problem(value)
+    if problem == "nothing":
         raise ConnectionConfigException(f"--{what}-stdin given but standard input is empty")
+    if problem:
+        raise ConnectionConfigException(f"--{what}-stdin: the {what} read holds {problem}")
     return value
 
 
@@ -107,6 +117,16 @@ PasswordEnv = Annotated[
 TokenEnv = Annotated[
     str | None, typer.Option(help="Name of the environment variable holding the token.")
 ]
+PasswordCommand = Annotated[
+    str | None,
+    typer.Option(metavar="CMD", help="Command that prints the password (run without a shell, "
+                 "e.g. 'pass show milvus/prod').")
+]  # fmt: skip
+TokenCommand = Annotated[
+    str | None,
+    typer.Option(metavar="CMD", help="Command that prints the token (e.g. 'op read "
+                 "op://ops/milvus/token').")
+]  # fmt: skip
 DbName = Annotated[str | None, typer.Option(help="Database name [default: default].")]
 Secure = Annotated[bool | None, typer.Option("--secure/--no-secure", help="Use TLS.")]
 ServerPem = Annotated[str | None, typer.Option(help="Server certificate (one-way TLS).")]
@@ -119,6 +139,12 @@ ProbeKind = Annotated[
     str | None, typer.Option("--probe", help="auto, grpc-health or milvus [default: auto].")
 ]
 HealthService = Annotated[str | None, typer.Option(help="grpc.health.v1 service name.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+TokenStdin = Annotated[
+    bool, typer.Option("--token-stdin", help="Read the token from standard input.")
+]
 Wait = Annotated[
     float, typer.Option(help="Retry for up to this many seconds until healthy.", min=0)
 ]

@@ -26,7 +26,9 @@ from .options import (
     MinCertDays,
     MinVersion,
     OptionalAlias,
+    PasswordCommand,
     PasswordEnv,
+    PasswordStdin,
     Port,
     ProbeKind,
     Ready,
@@ -34,7 +36,9 @@ from .options import (
     ServerName,
     ServerPem,
     Timeout,
+    TokenCommand,
     TokenEnv,
+    TokenStdin,
     Uri,
     User,
     Wait,
@@ -58,6 +62,8 @@ def connect(
     user: User = None,
     password_env: PasswordEnv = None,
     token_env: TokenEnv = None,
+    password_command: PasswordCommand = None,
+    token_command: TokenCommand = None,
     db_name: DbName = None,
     secure: Secure = None,
     server_pem_path: ServerPem = None,
@@ -68,12 +74,8 @@ def connect(
     timeout: Timeout = None,
     probe: ProbeKind = None,
     health_service: HealthService = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-    token_stdin: Annotated[
-        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    token_stdin: TokenStdin = False,
     wait: Wait = 0,
     min_version: MinVersion = None,
     max_latency: MaxLatency = None,

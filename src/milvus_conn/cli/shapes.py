@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from ..health import HealthResult
+    from ..login import LoggedIn
+    from ..logins import Login
 
     Answer: TypeAlias = HealthResult | MilvusException | None  # a result, an error, or not probed
 
@@ -245,3 +247,39 @@ def export_lines(variables: dict[str, str], shell: str) -> Iterator[str]:
             yield f"$Env:{name} = '{escaped}'"
         else:
             yield f"export {name}={shlex.quote(value)}"
+
+
+def login_lines(done: LoggedIn) -> list[str]:
+    """`conn login`: what was stored where, and what became of a plain secret."""
+    from ..login import whom
+
+    kind, alias = done.login.kind, done.alias
+    lines = [f"Logged in {alias}: its {kind} for {whom(done.login)} is in {done.store}"]
+    if done.moved_from:
+        lines.append(f"Moved the plain {kind} of {alias} out of {done.moved_from}")
+    if done.left_in:
+        lines.append(
+            f"{done.left_in} still holds a plain {kind} for {alias} and is read-only here: "
+            "remove it there (the stored one is used first)"
+        )
+    return lines
+
+
+def kept_login_lines(logins: Sequence[Login]) -> list[str]:
+    """`conn remove`: a stored secret stays, since other aliases may share it."""
+    from ..keystore import service, username
+    from ..login import whom
+
+    return [
+        f"Note: the {login.kind} conn login stored for {whom(login)} stays in the OS "
+        "credential store, for every alias of that server and user; to delete it, run "
+        "conn logout with one of them (before removing the last), or: keyring del "
+        f"{shlex_quote(service(login))} {shlex_quote(username(login))}"
+        for login in logins
+    ]
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
