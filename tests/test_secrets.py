@@ -163,3 +163,19 @@ def test_rejected_uri_in_the_library_never_echoes_its_password(profile, uri):
             attempt()
         assert_no_secret(str(caught.value), repr(caught.value), caught.value.message)
     assert not profile.exists()
+
+
+def test_the_exporter_serves_no_secret(secret_profile):
+    from .exporters import exporter
+
+    with exporter(secret_profile) as running:
+        answers = [running.probe(alias) for alias in ("lite", "auth", "tok", "gone")]
+        answers.append(running.probe("lite", "&collection=c&loaded=1"))
+        answers += [running.get(path) for path in ("/sd", "/metrics", "/", "/nope")]
+        code, out, err = running.stop()
+    assert code == 0, err
+    assert [a.status for a in answers[:5]] == [200] * 5
+    codes = [a.samples()["conn_probe_exit_code"] for a in answers[:4]]
+    assert codes == [0, 5, 5, 3]  # the secrets were sent (and refused by the auth server)
+    assert_no_secret(running.stdout_line, out, err, *(a.body for a in answers))
+    assert_no_secret(*(a.headers for a in answers))
