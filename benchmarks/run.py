@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import bench_servers as servers
+import exporter_bench
 import profiles
 import sinks
 from harness import Case, child_env, run_interleaved, use_pycache
@@ -37,7 +38,7 @@ PYTHON = BIN / "python"
 CONN = BIN / "conn"
 FLOORS = HERE / "floors"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
-GROUPS = ("offline", "probe", "fanout", "scale", "lite")
+GROUPS = ("offline", "probe", "fanout", "scale", "lite", "exporter")
 # conn ends with gc.freeze() (cli main()): the exit then skips collecting what was imported.
 # The floors as the issue defines them do not; these ones do, for the rows that show
 # conn's own cost beside the targets.
@@ -94,6 +95,7 @@ class Bench:
         self.out_dir = work / "out"
         self.out_dir.mkdir()
         self.cases: dict[str, Case] = {}
+        self.exporter_rows: list[exporter_bench.Row] = []  # rows 8a-8c, measured apart
 
     # building cases -----------------------------------------------------------------
 
@@ -371,6 +373,8 @@ def targets(bench: Bench) -> list[Target]:
         what = "conn list --check, 200 aliases: wall"
         target = Target("3", what, measured, FANOUT_LIMIT_S, "s", False, detail, (case.key,))
         found.insert(next((i for i, t in enumerate(found) if t.number > "3"), len(found)), target)
+    found += [Target(r.number, r.what, r.measured, r.limit, r.unit, False, r.detail)
+              for r in bench.exporter_rows]  # fmt: skip
     return found
 
 
@@ -581,6 +585,11 @@ def measure_groups(bench: Bench, groups: list[str], stack: contextlib.ExitStack)
             bench.scale()
         elif group == "lite":
             bench.lite(server("lite"))
+        elif group == "exporter":
+            env = child_env(XDG_STATE_HOME=str(bench.work / "state"))
+            bench.exporter_rows = exporter_bench.measure(
+                CONN, env, bench.work, server("health"), server("silent"), bench.rounds
+            )
 
 
 def run(args: argparse.Namespace, work: Path) -> int:

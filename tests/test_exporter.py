@@ -151,6 +151,24 @@ def test_an_unusable_table_is_a_target_that_fails_with_6(profile, serving):
     assert "port 99999 out of range" in bad.body
 
 
+def test_what_a_server_says_is_escaped_in_labels_and_comments(profile, liar):
+    liar.version = 'v9"} probe_success 1\n\x1b[2J'
+    _profile(profile, liar=f'address = "{liar.address}"')
+    with exporter(profile) as running:
+        healthy = running.probe("liar")
+        liar.healthy, liar.reasons = False, ["down\x1b]0;owned\x07 for good"]
+        unhealthy = running.probe("liar")
+    found = healthy.samples()  # the parser reads it: the format held
+    assert found["probe_success"] == 1
+    assert found['conn_server_info{version="v9"} probe_success 1 \\u001b[2J"}'] == 1
+    # in the text: the quote escaped by the format, the ESC by conn (its backslash by the format)
+    assert r'conn_server_info{version="v9\"} probe_success 1 \\u001b[2J"} 1.0' in healthy.body
+    assert unhealthy.samples()["probe_success"] == 0
+    assert unhealthy.body.endswith("# conn: unhealthy: down\\u001b]0;owned\\u0007 for good\n")
+    for body in (healthy.body, unhealthy.body):
+        assert "\x1b" not in body and "\x07" not in body
+
+
 # the profile as it changes ------------------------------------------------------------
 
 
