@@ -34,6 +34,10 @@ def running(fleet):
         yield process
 
 
+def _in_flight(running) -> float:
+    return running.get("/metrics").samples()["conn_exporter_probes_in_flight"]
+
+
 def _raw(address: str, request: bytes, timeout: float = 30) -> bytes:
     """Send `request` as it is; everything the exporter answers before it closes."""
     host, _, port = address.rpartition(":")
@@ -45,18 +49,50 @@ def _raw(address: str, request: bytes, timeout: float = 30) -> bytes:
     return b"".join(chunks)
 
 
-def test_128_concurrent_scrapes_of_a_healthy_alias_all_succeed(running):
-    with ThreadPoolExecutor(128) as pool:
-        answers = list(pool.map(lambda _: running.probe("up"), range(128)))
+class SlowHealthServer:
+    """grpc.health.v1 that answers SERVING after `delay` seconds, to any number at once:
+    scrapes of it are all in flight together."""
+
+    def __init__(self, delay: float) -> None:
+        import grpc
+
+        def check(request: bytes, context: grpc.ServicerContext) -> bytes:
+            time.sleep(delay)
+            return b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+
+        class Handler(grpc.GenericRpcHandler):
+            def service(self, details: grpc.HandlerCallDetails):
+                if details.method != "/grpc.health.v1.Health/Check":
+                    return None  # UNIMPLEMENTED: GetVersion says "version unknown"
+                return grpc.unary_unary_rpc_method_handler(check)
+
+        self.server = grpc.server(ThreadPoolExecutor(256), handlers=(Handler(),))
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop(0).wait()
+
+
+def test_128_concurrent_scrapes_of_a_healthy_alias_all_succeed(profile):
+    slow = SlowHealthServer(delay=5.0)
+    aliases = "".join(f'[connections.slow{i}]\naddress = "{slow.address}"\n' for i in range(128))
+    write_profile(profile, "version = 1\n" + aliases)
+    try:
+        with exporter(profile) as running, ThreadPoolExecutor(128) as pool:
+            scrapes = [pool.submit(running.probe, f"slow{i}") for i in range(128)]
+            until(lambda: _in_flight(running) == 128)  # all at once: each takes 5 s
+            answers = [scrape.result(timeout=60) for scrape in scrapes]
+    finally:
+        slow.stop()
     assert [a.status for a in answers] == [200] * 128
     assert [a.samples()["probe_success"] for a in answers] == [1] * 128
-    assert running.get("/metrics").samples()["conn_exporter_probes_total"] == 128
 
 
 def test_a_silent_alias_never_delays_a_healthy_one(running):
     with ThreadPoolExecutor(33) as pool:
         silent = [pool.submit(running.probe, "mute") for _ in range(32)]
-        until(lambda: running.get("/metrics").samples()["conn_exporter_probes_in_flight"] == 32)
+        until(lambda: _in_flight(running) == 32)
         started = time.monotonic()
         healthy = pool.submit(running.probe, "up").result(timeout=60)
         took = time.monotonic() - started
@@ -76,7 +112,7 @@ def test_past_512_pending_probes_a_scrape_gets_a_fast_503(running):
             sock = socket.create_connection((host, int(port)), timeout=30)
             sock.sendall(request)
             held.append(sock)
-        until(lambda: running.get("/metrics").samples()["conn_exporter_probes_in_flight"] == 512)
+        until(lambda: _in_flight(running) == 512)
         started = time.monotonic()
         answer = running.probe("up")
         took = time.monotonic() - started
@@ -161,7 +197,7 @@ def test_a_signal_stops_it_with_exit_0_at_once_even_mid_probe(running, sig):
     host, _, port = running.address.rpartition(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(b"GET /probe?alias=mute HTTP/1.1\r\n\r\n")
-        until(lambda: running.get("/metrics").samples()["conn_exporter_probes_in_flight"] == 1)
+        until(lambda: _in_flight(running) == 1)
         started = time.monotonic()
         code, out, stderr = running.stop(sig)
         took = time.monotonic() - started
