@@ -32,7 +32,7 @@ from .connection import run
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .exposition import CONTENT_TYPE, ExporterMetrics, ProbeReport, probe_text
 from .httpd import DEFAULT_LIMITS, Limits, Request, Response, Server, WorkerPool, text_response
-from .inventory import Inventory, Target, service_discovery
+from .inventory import Inventory, Snapshot, Target, service_discovery
 from .untrusted import escape
 
 if TYPE_CHECKING:
@@ -76,13 +76,13 @@ class Exporter:
         self.limits = limits
         self.pool = WorkerPool(limits.workers)
         self.server = Server(self.handle, limits)
+        self._discovery: tuple[Snapshot | None, bytes] = (None, b"")
 
     async def handle(self, request: Request) -> Response:
         if request.path == "/probe":
             return await self.probe(request)
         if request.path == "/sd":
-            groups = service_discovery(self.inventory.snapshot)
-            return Response(200, json.dumps(groups).encode(), "application/json")
+            return Response(200, self.discovery(), "application/json")
         if request.path == "/metrics":
             snapshot = self.inventory.snapshot
             self.metrics.profile(not snapshot.error, len(snapshot.targets))
@@ -91,6 +91,13 @@ class Exporter:
             return Response(200, INDEX.encode())
         self.metrics.refuse("not_found")
         return text_response(404, "not found: the exporter serves /probe, /sd and /metrics")
+
+    def discovery(self) -> bytes:
+        """/sd's body, encoded once per inventory (10,000 aliases take ~20 ms)."""
+        snapshot = self.inventory.snapshot
+        if self._discovery[0] is not snapshot:
+            self._discovery = (snapshot, json.dumps(service_discovery(snapshot)).encode())
+        return self._discovery[1]
 
     async def probe(self, request: Request) -> Response:
         arrived = time.monotonic()

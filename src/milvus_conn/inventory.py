@@ -75,18 +75,20 @@ class Inventory:
         """Re-read the profile; on failure keep the last good targets and say so once."""
         try:
             targets = self._read()
-        except MilvusException as exc:
-            if exc.message != self.snapshot.error:
+        except Exception as exc:  # this thread must outlive whatever the files hold
+            message = exc.message if isinstance(exc, MilvusException) else repr(exc)
+            if message != self.snapshot.error:
                 kept = len(self.snapshot.targets)
                 self._report(
-                    f"cannot read the profile: {exc.message}; serving the last good "
+                    f"cannot read the profile: {message}; serving the last good "
                     f"inventory ({_aliases(kept)})"
                 )
-            self.snapshot = Snapshot(self.snapshot.targets, exc.message)
+                self.snapshot = Snapshot(self.snapshot.targets, message)
             return
         if self.snapshot.error:
             self._report(f"the profile is readable again: {_aliases(len(targets))}")
-        self.snapshot = Snapshot(targets)
+        if self.snapshot.error or targets is not self.snapshot.targets:
+            self.snapshot = Snapshot(targets)  # a new snapshot only for a change
 
     def _read(self) -> dict[str, Target]:
         """The targets as the profile says now; the same ones while it is unchanged (the
