@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import bench_servers as servers
+import exporter_bench
 import profiles
 import sinks
 from harness import Case, child_env, run_interleaved, use_pycache
@@ -37,7 +38,7 @@ PYTHON = BIN / "python"
 CONN = BIN / "conn"
 FLOORS = HERE / "floors"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
-GROUPS = ("offline", "probe", "fanout", "scale", "lite", "secrets")
+GROUPS = ("offline", "probe", "fanout", "scale", "lite", "secrets", "exporter")
 # conn ends with gc.freeze() (cli main()): the exit then skips collecting what was imported.
 # The floors as the issue defines them do not; these ones do, for the rows that show
 # conn's own cost beside the targets.
@@ -94,6 +95,7 @@ class Bench:
         self.out_dir = work / "out"
         self.out_dir.mkdir()
         self.cases: dict[str, Case] = {}
+        self.exporter_rows: list[exporter_bench.Row] = []  # rows 8a-8c, measured apart
 
     # building cases -----------------------------------------------------------------
 
@@ -252,8 +254,8 @@ class Bench:
         return case
 
     def secrets(self, health: str, bus: str, unavailable: str = "") -> None:
-        """Target 8: `conn has` with the password in a GNOME Keyring (conn login) against
-        the same with it in a variable; 8i with a trivial --password-command."""
+        """Target 9: `conn has` with the password in a GNOME Keyring (conn login) against
+        the same with it in a variable; 9i with a trivial --password-command."""
         same = {"address": health, "user": "bench"}
         profile = profiles.write_profile(self.work / "psec" / "profiles.toml", [
             ("in-variable", {**same, "password_env": "BENCH_PW"}),
@@ -386,9 +388,9 @@ RATIOS = (
     Ratio("7a", "Lite: has --ready / conn has", "conn.has_lite_ready", "conn.has_lite", 1.10),
     Ratio("7b", "Lite: has --collection --loaded / has", "conn.has_lite_loaded", "conn.has_lite",
           1.15),
-    Ratio("8", "has: password in GNOME Keyring / variable", "conn.has_keyring",
+    Ratio("9", "has: password in GNOME Keyring / variable", "conn.has_keyring",
           "conn.has_env_password", 2.0),
-    Ratio("8i", "has: --password-command / variable", "conn.has_command", "conn.has_env_password",
+    Ratio("9i", "has: --password-command / variable", "conn.has_command", "conn.has_env_password",
           None),
 )  # fmt: skip
 FANOUT_LIMIT_S = 1.5
@@ -411,6 +413,8 @@ def targets(bench: Bench) -> list[Target]:
         what = "conn list --check, 200 aliases: wall"
         target = Target("3", what, measured, FANOUT_LIMIT_S, "s", False, detail, (case.key,))
         found.insert(next((i for i, t in enumerate(found) if t.number > "3"), len(found)), target)
+    found += [Target(r.number, r.what, r.measured, r.limit, r.unit, False, r.detail)
+              for r in bench.exporter_rows]  # fmt: skip
     return found
 
 
@@ -628,6 +632,11 @@ def measure_groups(bench: Bench, groups: list[str], stack: contextlib.ExitStack)
                 bench.secrets(server("health"), "", str(exc))
             else:
                 bench.secrets(server("health"), bus)
+        elif group == "exporter":
+            env = child_env(XDG_STATE_HOME=str(bench.work / "state"))
+            bench.exporter_rows = exporter_bench.measure(
+                CONN, env, bench.work, server("health"), server("silent"), bench.rounds
+            )
 
 
 def run(args: argparse.Namespace, work: Path) -> int:

@@ -78,7 +78,7 @@ def loaded_modules(*args: str, code: int = 0) -> list[str]:
 def test_commands_are_the_specs_seven_plus_the_later_ones():
     spec = ["add", "addr", "connect", "disconnect", "has", "list", "remove"]
     later = ["env", "export", "import", "use", "watch", "completion", "doctor", "schema", "version"]
-    later += ["login", "logout"]
+    later += ["login", "logout", "exporter"]
     assert sorted([*spec, *later]) == COMMANDS
 
 
@@ -281,3 +281,35 @@ def test_a_probe_of_a_logged_in_alias_loads_the_store(logged_in):
 def test_doctor_asks_the_store_only_for_aliases_that_logged_in(cli, serving):
     cli("add", "plain", "--address", serving.address)
     assert store_modules("doctor") == (0, [])
+
+
+_EXPORTER_MODULES = """
+import sys
+from milvus_conn.cli import app
+try:
+    app(sys.argv[1:], prog_name="conn", standalone_mode=False)
+except SystemExit:
+    pass
+ours = {"milvus_conn.exporter", "milvus_conn.httpd", "milvus_conn.exposition",
+        "milvus_conn.inventory"}
+print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "asyncio"}
+             | ours & set(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [
+        (["--help"], []),  # the whole app is built: every command's module is imported
+        (["exporter", "--help"], []),
+        (["list"], []),
+        (["has", "x", "--no-probe"], []),
+        (["list", "--check", "--timeout", "0.2"], ["asyncio"]),  # grpc's own import of it
+    ],
+)
+def test_the_exporters_dependencies_load_only_when_it_runs(args, loaded, profile):
+    done = subprocess.run(
+        [sys.executable, "-c", _EXPORTER_MODULES, *args],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert json.loads(done.stdout.splitlines()[-1].replace("'", '"')) == loaded

@@ -253,3 +253,19 @@ def test_library_views_of_command_and_stored_secrets_hold_none(secret_sources, p
             registry.connect(alias)
         assert_no_secret(str(caught.value), repr(caught.value))
     registry.reset()
+
+
+def test_the_exporter_serves_no_secret(secret_profile):
+    from .exporters import exporter
+
+    with exporter(secret_profile) as running:
+        answers = [running.probe(alias) for alias in ("lite", "auth", "tok", "gone")]
+        answers.append(running.probe("lite", "&collection=c&loaded=1"))
+        answers += [running.get(path) for path in ("/sd", "/metrics", "/", "/nope")]
+        code, out, err = running.stop()
+    assert code == 0, err
+    assert [a.status for a in answers[:5]] == [200] * 5
+    codes = [a.samples()["conn_probe_exit_code"] for a in answers[:4]]
+    assert codes == [0, 5, 5, 3]  # the secrets were sent (and refused by the auth server)
+    assert_no_secret(running.stdout_line, out, err, *(a.body for a in answers))
+    assert_no_secret(*(a.headers for a in answers))

@@ -6,6 +6,7 @@ returns an outcome that one printer shows.
   aliases.py  offline commands over the profile (add, remove, addr, use, env, ...)
   probes.py   commands that probe or read the recorded state (connect, has, list, ...)
   tools.py    commands about conn itself (version, completion, schema)
+  monitor.py  conn exporter, the one command that serves (HTTP, for Prometheus)
   output.py   the printer (`Output`) and what outcomes hold; shapes.py their shapes
   session.py  one run's registry, printer and caught warnings
   lean.py     the start-up device that builds only the command a run invokes

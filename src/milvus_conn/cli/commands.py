@@ -170,6 +170,7 @@ COMMANDS = (
     ("list", "probes", "list_"),
     ("addr", "aliases", "addr"),
     ("watch", "probes", "watch"),
+    ("exporter", "monitor", "exporter"),
     ("use", "aliases", "use"),
     ("env", "aliases", "env"),
     ("export", "aliases", "export"),
