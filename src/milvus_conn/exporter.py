@@ -179,7 +179,7 @@ def _ready(collections: list[str], given: dict[str, list[str]]) -> ReadySpec | N
 
     try:
         return make_spec(collections, flags["loaded"])
-    except ValueError:
+    except ConnectionConfigException:
         raise BadRequest(
             "loaded=1 needs collection=NAME (which collections must be loaded?)"
         ) from None
