@@ -13,6 +13,10 @@ this module, once those rows pass without it.
 
 The cache is best effort: unreadable, corrupt or of another format, it is ignored;
 where it cannot be written (a read-only home), files are simply parsed every time.
+Its aliases are not validated again, so it is believed only while no one else could have
+written it (trust.py): a cache file that is not the user's own, or that group or others
+can write, is ignored and rewritten; in a directory others can write it is neither read
+nor written (the files are parsed every time). Either raises an UntrustedFileWarning.
 
 ARCHITECTURE.md lists it with the other performance devices.
 """
@@ -22,16 +26,20 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import trust
+from .bounded import PROFILE_LIMIT, UnreadableFile, read_bounded
 from .config import AliasConfig
-from .errors import ProfileException
+from .errors import ProfileException, UntrustedFileWarning
 from .files import atomic_write, make_dirs
 from .profile import Profile, checked
 
 CACHE_FORMAT = 2  # 2: values are checked for control characters; older caches are stale
+CACHE_LIMIT = 3 * PROFILE_LIMIT  # a profile and a state file, marshalled
 StatKey = tuple[int, ...]
 
 
@@ -60,14 +68,21 @@ class ParseCache:
         self._entries = entries
         with contextlib.suppress(ProfileException, OSError, ValueError):
             make_dirs(self.path.parent)
-            atomic_write(self.path, marshal.dumps(entries))
+            if trust.directory_doubt(self.path.parent) is None:  # else it could be swapped
+                atomic_write(self.path, marshal.dumps(entries))
 
     def _read(self) -> dict[str, Any]:
         if self._entries is None:
-            try:
-                entries = marshal.loads(self.path.read_bytes())
-            except (OSError, ValueError, EOFError, TypeError):
-                entries = None
+            entries = None
+            doubt = trust.file_doubt(self.path)
+            if doubt is not None:
+                unsafe_dir = doubt.path != self.path
+                what = "parse cache directory" if unsafe_dir else "parse cache"
+                done = "not used: the profile is parsed every time" if unsafe_dir else "rebuilt"
+                warnings.warn(f"{doubt.sentence(what)} ({done})", UntrustedFileWarning, 5)
+            else:
+                with contextlib.suppress(UnreadableFile, ValueError, EOFError, TypeError):
+                    entries = marshal.loads(read_bounded(self.path, CACHE_LIMIT))
             valid = isinstance(entries, dict) and entries.get("format") == CACHE_FORMAT
             self._entries = entries if valid else {"format": CACHE_FORMAT}
         return self._entries

@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .bounded import MAX_DEPTH, too_deep
 from .config import SECRET_KEYS, AliasConfig
-from .errors import ConnectionConfigException, ProfileException
+from .errors import ConnectionConfigException, FileLimitException, ProfileException
 
 PROFILE_VERSION = 1
+TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
 _KNOWN_KEYS = ("version", "connections", "default_alias")
 
 
@@ -73,14 +75,21 @@ class State(NamedTuple):
 
 
 def parse_toml(data: bytes, path: Path) -> dict[str, Any]:
-    """The TOML document in `data`; errors name `path`, with a line and column."""
+    """The TOML document in `data`; errors name `path`, with a line and column. Tables
+    and arrays nested deeper than MAX_DEPTH are refused: the parser, the writer and the
+    parse cache all recurse."""
     tomllib = _tomllib()
     try:
-        return tomllib.loads(data.decode("utf-8"))  # type: ignore[no-any-return]
+        document: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ProfileException(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileException(f"{path}: invalid TOML: {_located(exc, data)}") from None
+    except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
+        raise FileLimitException(f"{path}: {TOO_DEEP}") from None
+    if too_deep(document):
+        raise FileLimitException(f"{path}: {TOO_DEEP}")
+    return document
 
 
 def checked(document: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
