@@ -84,7 +84,7 @@ def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
     except OSError as exc:
         raise ConnectionConfigException(str(unreadable(path, exc))) from None
     except (UnreadableFile, FileLimitException) as exc:
-        raise ConnectionConfigException(f"{exc} (nothing imported)") from None
+        raise ConnectionConfigException(str(exc)) from None
     if loaded.broken:  # refused as input, as `add` refuses it: nothing is written
         first = next(iter(loaded.broken.values()))
         raise ConnectionConfigException(f"{first.message} (nothing imported)")

@@ -1,0 +1,230 @@
+"""Every path conn reads as a profile, a layer, a state file or a file to import is read
+with bounds: not a regular file (a FIFO, a device, a socket, a directory), a symlink loop,
+a path through a file, a name too long, a file over 16 MiB or nested past 64 levels each
+get a sentence naming the path, exit 6 (2 for `conn import`), and never a hang, a crash or
+memory without end. Commands that could hang run as subprocesses with a timeout, so
+that a regression fails the test instead of hanging the suite. (TLS files: test_tls.py.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from milvus_conn import Connections, FileLimitException
+from milvus_conn.bounded import MAX_DEPTH, PROFILE_LIMIT
+
+from .conftest import run_conn
+from .helpers import one_error_line, snapshot, state_file, write_profile
+
+GOOD = 'version = 1\n[connections.a]\naddress = "127.0.0.1:19531"\n'
+TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
+
+
+def conn(*args: str, profile: Path | str, code: int) -> subprocess.CompletedProcess[str]:
+    """`conn ARGS` in a process of its own (run_conn: a 60 s timeout fails the test
+    rather than hang it), with `profile` as CONN_PROFILE; its exit code checked."""
+    done = run_conn(*args, env={"CONN_PROFILE": str(profile)})
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def nested_toml(levels: int) -> str:
+    """A profile whose `x` is an array nested so that the document has `levels` levels."""
+    arrays = levels - 1  # the document itself is the first level
+    return f"version = 1\nx = {'[' * arrays}{']' * arrays}\n"
+
+
+# not a regular file ------------------------------------------------------------------
+
+
+def test_a_fifo_as_the_profile_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "profiles.toml"
+    os.mkfifo(fifo)
+    done = conn("list", profile=fifo, code=6)
+    assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+
+
+def test_a_socket_as_the_profile_is_refused(tmp_path):
+    path = tmp_path / "s.toml"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        done = conn("list", profile=path, code=6)
+    assert done.stderr == f"Error: {path}: is a socket, not a regular file\n"
+
+
+def test_a_directory_as_the_profile_is_refused(tmp_path):
+    done = conn("list", profile=tmp_path, code=6)
+    assert done.stderr == f"Error: {tmp_path}: is a directory, not a regular file\n"
+
+
+def test_a_fifo_as_a_layer_is_refused_naming_the_layer(tmp_path):
+    first = tmp_path / "mine.toml"
+    write_profile(first, GOOD)
+    fifo = tmp_path / "team.toml"
+    os.mkfifo(fifo)
+    done = conn("list", profile=f"{first}{os.pathsep}{fifo}", code=6)
+    assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+
+
+def test_the_library_refuses_a_fifo_profile_without_blocking(tmp_path):
+    fifo = tmp_path / "profiles.toml"
+    os.mkfifo(fifo)
+    seen: list[BaseException] = []
+
+    def list_them() -> None:
+        try:
+            Connections(profile=fifo).list_connections()
+        except FileLimitException as exc:
+            seen.append(exc)
+
+    reader = threading.Thread(target=list_them, daemon=True)
+    reader.start()
+    reader.join(30)  # a blocking open would wait for a writer that never comes
+    assert seen, "reading a FIFO profile blocked"
+    assert str(seen[0]) == f"{fifo}: is a FIFO (named pipe), not a regular file"
+
+
+def test_a_fifo_as_the_state_file_is_refused(tmp_path):
+    profile = tmp_path / "profiles.toml"
+    write_profile(profile, GOOD)
+    fifo = state_file(profile)
+    os.mkfifo(fifo, 0o600)
+    done = conn("has", "a", "--no-probe", profile=profile, code=6)
+    assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+
+
+# paths that cannot be reached ------------------------------------------------------
+
+
+def test_a_symlink_loop_gets_its_own_sentence(tmp_path):
+    loop = tmp_path / "loop.toml"
+    loop.symlink_to(loop)
+    done = conn("list", profile=loop, code=6)
+    assert done.stderr == f"Error: {loop}: too many levels of symbolic links (a symlink loop?)\n"
+
+
+def test_a_path_through_a_file_gets_its_own_sentence(tmp_path):
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    path = afile / "profiles.toml"
+    done = conn("list", profile=path, code=6)
+    assert done.stderr == f"Error: {path}: a part of the path is a file, not a directory\n"
+
+
+def test_a_name_too_long_gets_its_own_sentence(tmp_path):
+    path = tmp_path / ("p" * 300 + ".toml")
+    done = conn("list", profile=path, code=6)
+    one_error_line(done.stderr)
+    assert done.stderr == f"Error: {path}: the path is too long for this system (ENAMETOOLONG)\n"
+
+
+# size and nesting --------------------------------------------------------------------
+
+
+def test_a_profile_over_the_size_limit_is_refused_unread(tmp_path):
+    profile = tmp_path / "big.toml"
+    with profile.open("wb") as handle:  # sparse: 17 MiB long, nothing written
+        handle.truncate(PROFILE_LIMIT + 1024 * 1024)
+    done = conn("list", profile=profile, code=6)
+    assert done.stderr == (
+        f"Error: {profile}: is larger than conn reads (17 MiB; the limit is 16 MiB)\n"
+    )
+
+
+def test_a_profile_nested_past_the_parser_is_a_profile_error_not_a_crash(cli, profile):
+    before = write_profile(profile, nested_toml(50_000))
+    result = cli("list", code=6)
+    assert result.stderr == f"Error: {profile}: {TOO_DEEP}\n"
+    assert profile.read_bytes() == before
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH, MAX_DEPTH + 1])
+def test_nesting_is_capped_at_the_documented_limit(cli, profile, levels):
+    write_profile(profile, nested_toml(levels) + GOOD.removeprefix("version = 1\n"))
+    if levels <= MAX_DEPTH:
+        assert cli("addr", "a").stdout == "127.0.0.1:19531\n"
+    else:
+        assert cli("addr", "a", code=6).stderr == f"Error: {profile}: {TOO_DEEP}\n"
+
+
+def test_a_deep_dotted_table_is_capped_too(cli, profile):
+    """Dotted keys nest without recursion in the parser, but not in the writer or marshal."""
+    dotted = ".".join(f"k{i}" for i in range(3000))
+    write_profile(profile, GOOD + f"[{dotted}]\nv = 1\n")
+    before = snapshot(profile)
+    result = cli("add", "b", "--address", "127.0.0.1:19532", code=6)
+    assert result.stderr == f"Error: {profile}: {TOO_DEEP}\n"
+    assert snapshot(profile) == before
+
+
+def test_a_state_file_nested_past_the_parser_is_a_profile_error(cli, profile):
+    write_profile(profile, GOOD)
+    state = state_file(profile)
+    deep = '{"version": 1, "connected": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    state.write_text(deep)
+    state.chmod(0o600)
+    result = cli("has", "a", "--no-probe", code=6)
+    assert result.stderr == f"Error: {state}: invalid state file: {TOO_DEEP}\n"
+
+
+# conn import: the file is an argument, its faults are usage errors (exit 2) --------------
+
+
+def test_import_of_a_fifo_exits_2_at_once(tmp_path):
+    profile = tmp_path / "profiles.toml"
+    write_profile(profile, GOOD)
+    fifo = tmp_path / "in.toml"
+    os.mkfifo(fifo)
+    before = profile.read_bytes()
+    done = conn("import", str(fifo), profile=profile, code=2)
+    assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+    assert profile.read_bytes() == before
+
+
+def test_import_of_a_file_nested_too_deep_exits_2(cli, profile, tmp_path):
+    incoming = tmp_path / "in.toml"
+    incoming.write_text(nested_toml(10_000))
+    result = cli("import", str(incoming), code=2)
+    assert result.stderr == f"Error: {incoming}: {TOO_DEEP}\n"
+    assert not profile.exists()
+
+
+def test_import_of_a_file_too_big_exits_2(cli, profile, tmp_path):
+    incoming = tmp_path / "in.toml"
+    with incoming.open("wb") as handle:
+        handle.truncate(PROFILE_LIMIT + 1024 * 1024)
+    result = cli("import", str(incoming), code=2)
+    assert result.stderr == (
+        f"Error: {incoming}: is larger than conn reads (17 MiB; the limit is 16 MiB)\n"
+    )
+
+
+def test_import_through_a_symlink_loop_exits_2(cli, profile, tmp_path):
+    loop = tmp_path / "loop.toml"
+    loop.symlink_to(loop)
+    result = cli("import", str(loop), code=2)
+    assert result.stderr == f"Error: {loop}: too many levels of symbolic links (a symlink loop?)\n"
+
+
+def test_a_character_device_as_the_profile_is_refused_not_read_forever():
+    """/dev/zero as the profile, in a process whose memory is capped at 512 MiB: it is
+    refused before a byte is read (reading it would end in MemoryError, not exit 6)."""
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+        "from milvus_conn.cli import main\n"
+        "sys.argv = ['conn', '--profile', '/dev/zero', 'list']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 6, done.stderr
+    assert done.stderr == "Error: /dev/zero: is a character device, not a regular file\n"
