@@ -28,13 +28,16 @@ HEALTH_CHECK_RESPONSE: Schema = {1: ("status", INT32, False)}
 
 # milvus-proto's proto/common.proto and proto/milvus.proto, the same numbers at tags
 # go-api/v2.3.5 and go-api/v2.5.0.
+# A map<string, string> is a repeated entry message; protobuf drops an entry holding any
+# other field, conn refuses it.
+STRING_MAP: Schema = {1: ("key", STRING, False), 2: ("value", STRING, False)}
 STATUS: Schema = {  # common.Status
     1: ("error_code", INT32, False),
     2: ("reason", STRING, False),
     3: ("code", INT32, False),
     4: ("retriable", BOOL, False),
     5: ("detail", STRING, False),
-    6: ("extra_info", {1: ("key", STRING, False), 2: ("value", STRING, False)}, True),
+    6: ("extra_info", STRING_MAP, True),
 }
 CHECK_HEALTH_RESPONSE: Schema = {
     1: ("status", STATUS, False),
@@ -134,6 +137,8 @@ def decode(data: bytes, schema: Schema) -> dict[str, Any]:
         else:
             raise MalformedReply(f"field {number} has wire type {wire_type}")
         if number not in schema:
+            if schema is STRING_MAP:
+                raise MalformedReply(f"a map entry has a field {number}")
             continue  # an unknown field: skipped
         name, kind, repeated = schema[number]
         expected = 2 if kind == STRING or isinstance(kind, dict) else 0
