@@ -288,3 +288,31 @@ RUNS = settings(
 def test_the_library_answers_as_pymilvus_does(milvus_lite, serving, tmp_path):
     Parity.lite, Parity.health, Parity.directory = milvus_lite.address, serving.address, tmp_path
     run_state_machine_as_test(Parity, settings=RUNS)
+
+
+# what the state machine found, kept as examples ---------------------------------------------
+
+
+def test_get_connection_addr_after_a_uri_connect_has_pymilvus_keys(registry, serving):
+    registry.connect("u", uri=f"http://{serving.address}")
+    assert registry.get_connection_addr("u") == {
+        "address": serving.address,
+        "user": "",
+        "db_name": "default",
+    }  # no `uri`, no `secure: False`: pymilvus keeps what the uri became
+
+
+def test_a_stored_default_alias_is_still_listed_first(registry):
+    registry.add_connection(b={"address": "127.0.0.1:1"})
+    registry.add_connection(default={"address": "127.0.0.1:2"})
+    assert [alias for alias, _ in registry.list_connections()] == ["default", "b"]
+
+
+def test_connect_without_an_address_reconnects_where_the_alias_is_connected(registry, serving):
+    """pymilvus reuses the config it connected with; conn did connect the stored address
+    (here: refused), silently re-addressing a connected alias."""
+    registry.add_connection(a={"address": refused_address()})
+    registry.connect("a", address=serving.address)
+    registry.connect("a")
+    assert registry.get_connection_addr("a")["address"] == serving.address
+    assert registry.has_connection("a")
