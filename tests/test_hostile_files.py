@@ -20,7 +20,7 @@ from milvus_conn import Connections, FileLimitException
 from milvus_conn.bounded import MAX_DEPTH, PROFILE_LIMIT
 
 from .conftest import run_conn
-from .helpers import one_error_line, snapshot, state_file, write_profile
+from .helpers import snapshot, state_file, write_profile
 
 GOOD = 'version = 1\n[connections.a]\naddress = "127.0.0.1:19531"\n'
 TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
@@ -41,14 +41,53 @@ def nested_toml(levels: int) -> str:
     return f"version = 1\nx = {'[' * arrays}{']' * arrays}\n"
 
 
-# not a regular file ------------------------------------------------------------------
+# not a regular file, or not reachable: each its own sentence, at once -------------------
 
 
-def test_a_fifo_as_the_profile_is_refused_at_once(tmp_path):
-    fifo = tmp_path / "profiles.toml"
-    os.mkfifo(fifo)
-    done = conn("list", profile=fifo, code=6)
-    assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+def fifo(tmp_path: Path) -> Path:
+    os.mkfifo(tmp_path / "profiles.toml")
+    return tmp_path / "profiles.toml"
+
+
+def symlink_loop(tmp_path: Path) -> Path:
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    return tmp_path / "loop.toml"
+
+
+def through_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "profiles.toml"
+
+
+PATHS = {
+    "fifo": (fifo, "is a FIFO (named pipe), not a regular file"),
+    "directory": (lambda tmp_path: tmp_path, "is a directory, not a regular file"),
+    "symlink loop": (symlink_loop, "too many levels of symbolic links (a symlink loop?)"),
+    "through a file": (through_a_file, "a part of the path is a file, not a directory"),
+    "name too long": (
+        lambda tmp_path: tmp_path / ("p" * 300 + ".toml"),
+        "the path is too long for this system (ENAMETOOLONG)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", PATHS)
+def test_a_profile_path_that_cannot_be_read_is_refused_at_once(tmp_path, kind):
+    make, reason = PATHS[kind]
+    path = make(tmp_path)
+    done = conn("list", profile=path, code=6)
+    assert done.stderr == f"Error: {path}: {reason}\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink loop"])
+def test_import_of_a_path_that_cannot_be_read_exits_2(tmp_path, kind):
+    make, reason = PATHS[kind]
+    profile = tmp_path / "mine" / "profiles.toml"
+    before = write_profile(profile, GOOD)
+    path = make(tmp_path)
+    done = conn("import", str(path), profile=profile, code=2)
+    assert done.stderr == f"Error: {path}: {reason}\n"
+    assert profile.read_bytes() == before
 
 
 def test_a_socket_as_the_profile_is_refused(tmp_path):
@@ -57,11 +96,6 @@ def test_a_socket_as_the_profile_is_refused(tmp_path):
         sock.bind(str(path))
         done = conn("list", profile=path, code=6)
     assert done.stderr == f"Error: {path}: is a socket, not a regular file\n"
-
-
-def test_a_directory_as_the_profile_is_refused(tmp_path):
-    done = conn("list", profile=tmp_path, code=6)
-    assert done.stderr == f"Error: {tmp_path}: is a directory, not a regular file\n"
 
 
 def test_a_fifo_as_a_layer_is_refused_naming_the_layer(tmp_path):
@@ -98,31 +132,6 @@ def test_a_fifo_as_the_state_file_is_refused(tmp_path):
     os.mkfifo(fifo, 0o600)
     done = conn("has", "a", "--no-probe", profile=profile, code=6)
     assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
-
-
-# paths that cannot be reached ------------------------------------------------------
-
-
-def test_a_symlink_loop_gets_its_own_sentence(tmp_path):
-    loop = tmp_path / "loop.toml"
-    loop.symlink_to(loop)
-    done = conn("list", profile=loop, code=6)
-    assert done.stderr == f"Error: {loop}: too many levels of symbolic links (a symlink loop?)\n"
-
-
-def test_a_path_through_a_file_gets_its_own_sentence(tmp_path):
-    afile = tmp_path / "file"
-    afile.write_text("x")
-    path = afile / "profiles.toml"
-    done = conn("list", profile=path, code=6)
-    assert done.stderr == f"Error: {path}: a part of the path is a file, not a directory\n"
-
-
-def test_a_name_too_long_gets_its_own_sentence(tmp_path):
-    path = tmp_path / ("p" * 300 + ".toml")
-    done = conn("list", profile=path, code=6)
-    one_error_line(done.stderr)
-    assert done.stderr == f"Error: {path}: the path is too long for this system (ENAMETOOLONG)\n"
 
 
 # size and nesting --------------------------------------------------------------------
@@ -177,17 +186,6 @@ def test_a_state_file_nested_past_the_parser_is_a_profile_error(cli, profile):
 # conn import: the file is an argument, its faults are usage errors (exit 2) --------------
 
 
-def test_import_of_a_fifo_exits_2_at_once(tmp_path):
-    profile = tmp_path / "profiles.toml"
-    write_profile(profile, GOOD)
-    fifo = tmp_path / "in.toml"
-    os.mkfifo(fifo)
-    before = profile.read_bytes()
-    done = conn("import", str(fifo), profile=profile, code=2)
-    assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
-    assert profile.read_bytes() == before
-
-
 def test_import_of_a_file_nested_too_deep_exits_2(cli, profile, tmp_path):
     incoming = tmp_path / "in.toml"
     incoming.write_text(nested_toml(10_000))
@@ -204,13 +202,6 @@ def test_import_of_a_file_too_big_exits_2(cli, profile, tmp_path):
     assert result.stderr == (
         f"Error: {incoming}: is larger than conn reads (17 MiB; the limit is 16 MiB)\n"
     )
-
-
-def test_import_through_a_symlink_loop_exits_2(cli, profile, tmp_path):
-    loop = tmp_path / "loop.toml"
-    loop.symlink_to(loop)
-    result = cli("import", str(loop), code=2)
-    assert result.stderr == f"Error: {loop}: too many levels of symbolic links (a symlink loop?)\n"
 
 
 def test_a_character_device_as_the_profile_is_refused_not_read_forever():

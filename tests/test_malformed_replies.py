@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from milvus_conn.health import HEALTHY, UNHEALTHY, Probe, Target, check
 
 EMPTY_STATUS = b"\x0a\x00"  # common.Status, all defaults (success)
-VERSION = b"\x0a\x00\x12\x06v2.5.0"  # a well-formed GetVersionResponse
 
 WRONG_CHECK_HEALTH = [
     (b"\x08\x01", "field 1 (status) is a varint, not length-delimited"),
@@ -34,29 +33,23 @@ WRONG_CHECK_HEALTH = [
 ]
 
 
-@pytest.mark.parametrize(("reply", "why"), WRONG_CHECK_HEALTH)
-def test_a_malformed_checkhealth_is_exit_4_naming_it(cli, liar, reply, why):
-    liar.raw["CheckHealth"] = reply
-    result = cli("connect", "l", "--address", liar.address, code=4)
-    assert result.stderr == (
-        f"Error: cannot connect 'l' ({liar.address}): malformed reply to CheckHealth from "
-        f"the server: {why}\n"
-    )
+WRONG_GET_VERSION = [
+    (EMPTY_STATUS + b"\x10\x01", "field 2 (version) is a varint, not length-delimited"),
+    (EMPTY_STATUS + b"\x12\x02v\xff", "a string is not UTF-8"),
+    (b"\x0a\x02\x12\x05", "field 2 is longer than the rest of the message"),
+]
 
 
 @pytest.mark.parametrize(
-    ("reply", "why"),
-    [
-        (EMPTY_STATUS + b"\x10\x01", "field 2 (version) is a varint, not length-delimited"),
-        (EMPTY_STATUS + b"\x12\x02v\xff", "a string is not UTF-8"),
-        (b"\x0a\x02\x12\x05", "field 2 is longer than the rest of the message"),
-    ],
+    ("method", "reply", "why"),
+    [("CheckHealth", *wrong) for wrong in WRONG_CHECK_HEALTH]
+    + [("GetVersion", *wrong) for wrong in WRONG_GET_VERSION],
 )
-def test_a_malformed_getversion_is_exit_4_naming_it(cli, liar, reply, why):
-    liar.raw["GetVersion"] = reply
+def test_a_malformed_milvus_reply_is_exit_4_naming_it(cli, liar, method, reply, why):
+    liar.raw[method] = reply
     result = cli("connect", "l", "--address", liar.address, code=4)
     assert result.stderr == (
-        f"Error: cannot connect 'l' ({liar.address}): malformed reply to GetVersion from "
+        f"Error: cannot connect 'l' ({liar.address}): malformed reply to {method} from "
         f"the server: {why}\n"
     )
 
