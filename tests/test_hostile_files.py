@@ -219,3 +219,23 @@ def test_a_character_device_as_the_profile_is_refused_not_read_forever():
     )
     assert done.returncode == 6, done.stderr
     assert done.stderr == "Error: /dev/zero: is a character device, not a regular file\n"
+
+
+def test_a_number_longer_than_python_reads_is_a_profile_error_not_a_crash(cli, profile):
+    """int() refuses more than 4300 digits (sys.get_int_max_str_digits): ValueError."""
+    write_profile(profile, f"version = 1\nx = {'1' * 5000}\n")
+    assert cli("list", code=6).stderr == (
+        f"Error: {profile}: holds a number longer than conn reads (Python's limit on "
+        "integer digits)\n"
+    )
+
+
+def test_a_state_file_with_a_number_too_long_is_a_profile_error(cli, profile):
+    write_profile(profile, GOOD)
+    state = state_file(profile)
+    state.write_text('{"version": 1, "connected": {"a": {"x": ' + "1" * 5000 + "}}}")
+    state.chmod(0o600)
+    assert cli("has", "a", "--no-probe", code=6).stderr == (
+        f"Error: {state}: invalid state file: holds a number longer than conn reads "
+        "(Python's limit on integer digits)\n"
+    )

@@ -25,6 +25,7 @@ from .errors import ConnectionConfigException, FileLimitException, ProfileExcept
 
 PROFILE_VERSION = 1
 TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
+TOO_LONG = "holds a number longer than conn reads (Python's limit on integer digits)"
 _KNOWN_KEYS = ("version", "connections", "default_alias")
 
 
@@ -85,6 +86,8 @@ def parse_toml(data: bytes, path: Path) -> dict[str, Any]:
         raise ProfileException(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileException(f"{path}: invalid TOML: {_located(exc, data)}") from None
+    except ValueError:  # int() past sys.get_int_max_str_digits(), the one other ValueError
+        raise FileLimitException(f"{path}: {TOO_LONG}") from None
     except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
         raise FileLimitException(f"{path}: {TOO_DEEP}") from None
     if too_deep(document):

@@ -50,6 +50,7 @@ from .parsecache import ParseCache, StatKey, stat_key, trusted_profile
 from .profile import (
     EMPTY_PROFILE,
     TOO_DEEP,
+    TOO_LONG,
     Profile,
     State,
     appended,
@@ -208,6 +209,8 @@ class ProfileStore:
             document = json.loads(self._bytes(path))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ProfileException(f"{path}: invalid state file: {exc}") from None
+        except ValueError:  # int() past sys.get_int_max_str_digits()
+            raise FileLimitException(f"{path}: invalid state file: {TOO_LONG}") from None
         except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
             raise FileLimitException(f"{path}: invalid state file: {TOO_DEEP}") from None
         if bounded.too_deep(document):
