@@ -137,3 +137,13 @@ def test_any_bytes_from_a_real_server_are_a_result_never_an_exception(liar, repl
         assert result.reason.startswith(
             ("malformed reply to CheckHealth", "malformed reply to GetVersion")
         )
+
+
+def test_a_health_reply_larger_than_any_real_one_is_refused_unread(cli, liar):
+    """4 MiB of tiny unknown fields would cost seconds of CPU to walk: refused by size."""
+    liar.raw["CheckHealth"] = EMPTY_STATUS + b"\x78\x00" * (64 * 1024)
+    result = cli("connect", "l", "--address", liar.address, code=4)
+    assert result.stderr == (
+        f"Error: cannot connect 'l' ({liar.address}): malformed reply to CheckHealth from "
+        "the server: 131074 bytes, more than such a reply holds (65536)\n"
+    )

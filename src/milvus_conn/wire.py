@@ -68,6 +68,8 @@ SHOW_COLLECTIONS_DB, SHOW_COLLECTIONS_TYPE, SHOW_COLLECTIONS_NAMES = 2, 4, 5
 SHOW_TYPE_IN_MEMORY = 1
 LOAD_STATE_COLLECTION, LOAD_STATE_DB = 2, 4
 
+REPLY_LIMIT = 64 * 1024  # bytes of any reply but ShowCollections's
+LIST_REPLY_LIMIT = 4 * 1024 * 1024  # ShowCollections: gRPC's default receive limit
 _WIRE_NAMES = {0: "a varint", 1: "64-bit", 2: "length-delimited", 5: "32-bit"}
 _MASK64 = (1 << 64) - 1
 
@@ -104,8 +106,14 @@ def encode_varint_field(number: int, value: int) -> bytes:
 
 
 def decode_reply(method: str, data: bytes, schema: Schema) -> dict[str, Any]:
-    """The reply to `method` (a gRPC path); MalformedReply naming the method."""
+    """The reply to `method` (a gRPC path); MalformedReply naming the method. A health,
+    version or load-state reply is a few hundred bytes: one over REPLY_LIMIT is refused
+    unread (decoding 4 MiB of tiny fields, gRPC's own cap, costs seconds of CPU); only
+    the list of a database's collections may be as large as gRPC lets it be."""
+    limit = LIST_REPLY_LIMIT if schema is SHOW_COLLECTIONS_RESPONSE else REPLY_LIMIT
     try:
+        if len(data) > limit:
+            raise MalformedReply(f"{len(data)} bytes, more than such a reply holds ({limit})")
         return decode(data, schema)
     except MalformedReply as exc:
         name = method.rsplit("/", 1)[-1]
