@@ -20,7 +20,7 @@ from milvus_conn import Connections, FileLimitException
 from milvus_conn.bounded import MAX_DEPTH, PROFILE_LIMIT
 
 from .conftest import run_conn
-from .helpers import snapshot, state_file, write_profile
+from .helpers import cache_file, snapshot, state_file, write_profile
 
 GOOD = 'version = 1\n[connections.a]\naddress = "127.0.0.1:19531"\n'
 TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
@@ -132,6 +132,15 @@ def test_a_fifo_as_the_state_file_is_refused(tmp_path):
     os.mkfifo(fifo, 0o600)
     done = conn("has", "a", "--no-probe", profile=profile, code=6)
     assert done.stderr == f"Error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+
+
+def test_a_fifo_as_the_parse_cache_is_ignored_not_waited_on(tmp_path):
+    profile = tmp_path / "profiles.toml"
+    write_profile(profile, GOOD)
+    cache = cache_file(profile)
+    cache.parent.mkdir(mode=0o700, parents=True)
+    os.mkfifo(cache, 0o600)
+    assert conn("addr", "a", profile=profile, code=0).stdout == "127.0.0.1:19531\n"
 
 
 # size and nesting --------------------------------------------------------------------

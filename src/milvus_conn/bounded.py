@@ -9,7 +9,9 @@ profile or layer, 2 for a TLS file or an import). A parsed document is bounded t
 `too_deep` says whether it nests deeper than `MAX_DEPTH` (the parsers recurse, and so do
 the writers and marshal: a file nested thousands deep would exhaust them).
 
-A leaf: it imports nothing of ours, so the health core may read TLS files with it.
+A leaf: it imports nothing of ours, so the health core may read TLS files with it. It is
+imported where a file is really read or refused, not on start-up: a warm run reads no
+profile (parsecache.py), and a stat tells a regular file at no cost.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ TLS_FILE_LIMIT = 4 * MIB  # a certificate, a CA bundle, a private key
 # Levels of tables and arrays in a parsed profile or state file, the document itself
 # being the first: a profile uses 3 or 4 (document, connections, alias, a value).
 MAX_DEPTH = 64
+TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
+# int() refuses more digits than sys.get_int_max_str_digits() (4300): a ValueError.
+TOO_LONG = "holds a number longer than conn reads (Python's limit on integer digits)"
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),

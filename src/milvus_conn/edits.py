@@ -12,7 +12,6 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .bounded import UnreadableFile, refuse_special, unreadable
 from .config import SECRET_KEYS, AliasConfig, check_alias
 from .errors import (
     AliasExistsException,
@@ -78,6 +77,8 @@ def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
     """The aliases of a file to import; one unusable alias refuses the whole file. The
     file is an argument: one that is missing, not a regular file, or over conn's size or
     nesting limits is a usage error (exit 2); one that does not parse is a profile's."""
+    from .bounded import UnreadableFile, refuse_special, unreadable
+
     try:
         refuse_special(path, os.stat(path).st_mode)
         loaded = ProfileStore(path).load()

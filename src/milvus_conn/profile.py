@@ -19,13 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .bounded import MAX_DEPTH, too_deep
 from .config import SECRET_KEYS, AliasConfig
 from .errors import ConnectionConfigException, FileLimitException, ProfileException
 
 PROFILE_VERSION = 1
-TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
-TOO_LONG = "holds a number longer than conn reads (Python's limit on integer digits)"
 _KNOWN_KEYS = ("version", "connections", "default_alias")
 
 
@@ -79,6 +76,8 @@ def parse_toml(data: bytes, path: Path) -> dict[str, Any]:
     """The TOML document in `data`; errors name `path`, with a line and column. Tables
     and arrays nested deeper than MAX_DEPTH are refused: the parser, the writer and the
     parse cache all recurse."""
+    from .bounded import TOO_DEEP, TOO_LONG, too_deep  # here: only a real parse needs them
+
     tomllib = _tomllib()
     try:
         document: dict[str, Any] = tomllib.loads(data.decode("utf-8"))

@@ -32,13 +32,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import bounded, files, paths, trust
+from . import files, paths, trust
 from .errors import (
     FileLimitException,
     PlainSecretWarning,
@@ -49,8 +50,6 @@ from .files import atomic_write, writable
 from .parsecache import ParseCache, StatKey, stat_key, trusted_profile
 from .profile import (
     EMPTY_PROFILE,
-    TOO_DEEP,
-    TOO_LONG,
     Profile,
     State,
     appended,
@@ -159,11 +158,16 @@ class ProfileStore:
         except FileNotFoundError:
             return empty
         except OSError as exc:  # a symlink loop, a path through a file, ENAMETOOLONG ...
-            raise FileLimitException(str(bounded.unreadable(path, exc))) from None
-        try:
-            bounded.refuse_special(path, st.st_mode)  # a FIFO would block, a device never end
-        except bounded.UnreadableFile as exc:
-            raise FileLimitException(str(exc)) from None
+            from .bounded import unreadable
+
+            raise FileLimitException(str(unreadable(path, exc))) from None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
+            from .bounded import UnreadableFile, refuse_special
+
+            try:
+                refuse_special(path, st.st_mode)
+            except UnreadableFile as exc:
+                raise FileLimitException(str(exc)) from None
         key = stat_key(st)
         cached = self._parsed.get(path)
         if cached and cached[0] == key:
@@ -175,9 +179,11 @@ class ProfileStore:
         return value
 
     def _bytes(self, path: Path) -> bytes:
+        from .bounded import PROFILE_LIMIT, UnreadableFile, read_bounded
+
         try:
-            return bounded.read_bounded(path, bounded.PROFILE_LIMIT)
-        except bounded.UnreadableFile as exc:
+            return read_bounded(path, PROFILE_LIMIT)
+        except UnreadableFile as exc:
             raise FileLimitException(str(exc)) from None
 
     def _parse_profile(self, key: StatKey) -> Profile:
@@ -205,6 +211,8 @@ class ProfileStore:
         """A state file's JSON; errors name `path`."""
         import json  # here: a warm cache reads no JSON
 
+        from .bounded import TOO_DEEP, TOO_LONG, too_deep
+
         try:
             document = json.loads(self._bytes(path))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -213,7 +221,7 @@ class ProfileStore:
             raise FileLimitException(f"{path}: invalid state file: {TOO_LONG}") from None
         except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
             raise FileLimitException(f"{path}: invalid state file: {TOO_DEEP}") from None
-        if bounded.too_deep(document):
+        if too_deep(document):
             raise FileLimitException(f"{path}: invalid state file: {TOO_DEEP}")
         return document
 
