@@ -26,20 +26,20 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import stat
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from . import trust
-from .bounded import PROFILE_LIMIT, UnreadableFile, read_bounded
 from .config import AliasConfig
 from .errors import ProfileException, UntrustedFileWarning
 from .files import atomic_write, make_dirs
 from .profile import Profile, checked
 
 CACHE_FORMAT = 2  # 2: values are checked for control characters; older caches are stale
-CACHE_LIMIT = 3 * PROFILE_LIMIT  # a profile and a state file, marshalled
+CACHE_LIMIT = 48 * 1024 * 1024  # a profile and a state file (bounded.PROFILE_LIMIT each)
 StatKey = tuple[int, ...]
 
 
@@ -74,18 +74,29 @@ class ParseCache:
     def _read(self) -> dict[str, Any]:
         if self._entries is None:
             entries = None
-            doubt = trust.file_doubt(self.path)
-            if doubt is not None:
-                unsafe_dir = doubt.path != self.path
-                what = "parse cache directory" if unsafe_dir else "parse cache"
-                done = "not used: the profile is parsed every time" if unsafe_dir else "rebuilt"
-                warnings.warn(f"{doubt.sentence(what)} ({done})", UntrustedFileWarning, 5)
-            else:
-                with contextlib.suppress(UnreadableFile, ValueError, EOFError, TypeError):
-                    entries = marshal.loads(read_bounded(self.path, CACHE_LIMIT))
+            try:
+                st = self.path.stat()
+            except OSError:
+                st = None  # no cache yet
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_size <= CACHE_LIMIT:
+                entries = self._load(st)
             valid = isinstance(entries, dict) and entries.get("format") == CACHE_FORMAT
             self._entries = entries if valid else {"format": CACHE_FORMAT}
         return self._entries
+
+    def _load(self, st: os.stat_result) -> Any:
+        """The cache file's entries, if it and its directory can be believed (`st` showed
+        a regular file within CACHE_LIMIT: a FIFO is never opened); None otherwise."""
+        doubt = trust.file_doubt(self.path, st)
+        if doubt is not None:
+            unsafe_dir = doubt.path != self.path
+            what = "parse cache directory" if unsafe_dir else "parse cache"
+            done = "not used: the profile is parsed every time" if unsafe_dir else "rebuilt"
+            warnings.warn(f"{doubt.sentence(what)} ({done})", UntrustedFileWarning, 6)
+            return None
+        with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
+            return marshal.loads(self.path.read_bytes())
+        return None
 
 
 def trusted_profile(document: dict[str, Any], path: Path) -> Profile:
