@@ -55,6 +55,13 @@ VALUES = {
 }
 
 
+def repeated(field: Any) -> bool:
+    """`is_repeated` on protobuf 6 and later, `label` before."""
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    return field.label == FD.LABEL_REPEATED  # pragma: no cover - protobuf 4 and 5
+
+
 def is_map(field: Any) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
@@ -67,7 +74,7 @@ def schema_of(descriptor: Any) -> wire.Schema:
             kind: Any = schema_of(field.message_type)
         else:
             kind = KINDS[field.type]
-        schema[field.number] = (field.name, kind, field.is_repeated)
+        schema[field.number] = (field.name, kind, repeated(field))
     return schema
 
 
@@ -89,7 +96,7 @@ def expected(message: Any) -> dict[str, Any]:
             found[field.name] = dict(value)
         elif field.message_type is not None:
             found[field.name] = expected(value)
-        elif field.is_repeated:
+        elif repeated(field):
             found[field.name] = list(value)
         else:
             found[field.name] = value
@@ -137,7 +144,7 @@ def kwargs_for(descriptor: Any) -> st.SearchStrategy[dict[str, Any]]:
             optional[field.name] = st.dictionaries(text, text, max_size=3)
         elif field.message_type is not None:
             optional[field.name] = kwargs_for(field.message_type)
-        elif field.is_repeated:
+        elif repeated(field):
             optional[field.name] = st.lists(VALUES[KINDS[field.type]], max_size=4)
         else:
             optional[field.name] = VALUES[KINDS[field.type]]

@@ -193,10 +193,10 @@ class Catalog:
     def _record(self, resolved: res.Resolved, protocol: str | None, embedded: bool) -> None:
 
         alias, config = resolved.alias, resolved.config
-        entry = {
+        entry = {  # the user and database connected as, given or stored
             "address": config.address,
-            "user": config.user,
             **config.public(),
+            "user": resolved.credentials.user,
             "db_name": resolved.credentials.db_name,
             "secure": config.secure,
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
