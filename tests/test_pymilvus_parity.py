@@ -33,6 +33,8 @@ from milvus_conn import ConnectionConfigException, Connections
 from .servers import refused_address
 
 pymilvus_connections = pytest.importorskip("pymilvus.orm.connections")
+# pymilvus 3 deprecates every call of its `connections`: the point here, not news.
+pytestmark = pytest.mark.filterwarnings("ignore:.*ORM-style PyMilvus API")
 
 # Each deliberate difference: (name, reason). The steps below refer to them by name.
 DELIBERATE = {
