@@ -192,8 +192,7 @@ class Parity(RuleBasedStateMachine):
             self.resync(alias)
             return
         self.same(lambda c: c.add_connection(**{alias: dict(config)}))
-        if self.theirs.has_connection(alias):  # "the live connection's record"
-            self.theirs._alias_config[alias] = self.ours.get_connection_addr(alias)
+        self.adopt_record(alias)  # "the live connection's record"
 
     @rule(data=st.data(), alias=ALIASES, user=USERS, given=st.booleans())
     def connect(self, data: st.DataObject, alias: str, user: str, given: bool) -> None:
@@ -202,7 +201,8 @@ class Parity(RuleBasedStateMachine):
         theirs = outcome(lambda: self.theirs.connect(alias, user=user, **form))
         event(f"connect: conn {ours[0]}, pymilvus {theirs[0]}")
         if theirs[0] == "raised" and REUSED_DB_NAME in str(theirs[1]):
-            self.resync(alias)  # "pymilvus cannot reconnect"
+            self.resync(alias)  # "pymilvus cannot reconnect": had it, it would hold
+            self.adopt_record(alias)  # the config conn connected with
         elif ours[0] == theirs[0] == "ok":
             assert theirs[1] is None and ours[1] is not None  # "connect returns the handle"
             kept_user = self.ours.get_connection_addr(alias)["user"]
@@ -268,6 +268,12 @@ class Parity(RuleBasedStateMachine):
         """Whether conn's connect went to the grpc.health.v1 server."""
         address = self.ours.get_connection_addr(alias).get("address", "")
         return address.rsplit(":", 1)[-1] == self.health.rsplit(":", 1)[-1]
+
+    def adopt_record(self, alias: str) -> None:
+        """pymilvus's record of a live connection made conn's (its private registry: no
+        public call sets it without reconnecting)."""
+        if self.theirs.has_connection(alias):
+            self.theirs._alias_config[alias] = self.ours.get_connection_addr(alias)
 
     def resync(self, alias: str) -> None:
         """After a step where a deliberate difference applies: conn's connection closed if
