@@ -15,7 +15,7 @@ was), and every other alias still loads.
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,21 +76,33 @@ def parse_toml(data: bytes, path: Path) -> dict[str, Any]:
     """The TOML document in `data`; errors name `path`, with a line and column. Tables
     and arrays nested deeper than MAX_DEPTH are refused: the parser, the writer and the
     parse cache all recurse."""
+    tomllib = _tomllib()
+
+    def parse() -> Any:
+        try:
+            return tomllib.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ProfileException(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileException(f"{path}: invalid TOML: {_located(exc, data)}") from None
+
+    return within_limits(parse, str(path))  # type: ignore[no-any-return]
+
+
+def within_limits(parse: Callable[[], Any], where: str) -> Any:
+    """`parse()`'s document (its own decoding errors raised as ProfileException), or
+    FileLimitException naming `where`: an integer past Python's digit limit (the one
+    ValueError left), or nesting past MAX_DEPTH, measured or met as RecursionError."""
     from .bounded import TOO_DEEP, TOO_LONG, too_deep  # here: only a real parse needs them
 
-    tomllib = _tomllib()
     try:
-        document: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ProfileException(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileException(f"{path}: invalid TOML: {_located(exc, data)}") from None
-    except ValueError:  # int() past sys.get_int_max_str_digits(), the one other ValueError
-        raise FileLimitException(f"{path}: {TOO_LONG}") from None
+        document = parse()
+    except ValueError:  # int() past sys.get_int_max_str_digits()
+        raise FileLimitException(f"{where}: {TOO_LONG}") from None
     except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
-        raise FileLimitException(f"{path}: {TOO_DEEP}") from None
+        raise FileLimitException(f"{where}: {TOO_DEEP}") from None
     if too_deep(document):
-        raise FileLimitException(f"{path}: {TOO_DEEP}")
+        raise FileLimitException(f"{where}: {TOO_DEEP}")
     return document
 
 

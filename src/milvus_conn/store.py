@@ -57,6 +57,7 @@ from .profile import (
     profile_from,
     secret_holders,
     state_from,
+    within_limits,
 )
 
 # Layouts where appending "[connections.NAME]" would not be valid TOML: rewrite instead.
@@ -211,19 +212,13 @@ class ProfileStore:
         """A state file's JSON; errors name `path`."""
         import json  # here: a warm cache reads no JSON
 
-        from .bounded import TOO_DEEP, TOO_LONG, too_deep
+        def parse() -> Any:
+            try:
+                return json.loads(self._bytes(path))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ProfileException(f"{path}: invalid state file: {exc}") from None
 
-        try:
-            document = json.loads(self._bytes(path))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProfileException(f"{path}: invalid state file: {exc}") from None
-        except ValueError:  # int() past sys.get_int_max_str_digits()
-            raise FileLimitException(f"{path}: invalid state file: {TOO_LONG}") from None
-        except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
-            raise FileLimitException(f"{path}: invalid state file: {TOO_DEEP}") from None
-        if too_deep(document):
-            raise FileLimitException(f"{path}: invalid state file: {TOO_DEEP}")
-        return document
+        return within_limits(parse, f"{path}: invalid state file")
 
     def _warn_if_exposed(self, document: dict[str, Any], mode: int) -> None:
         holders = secret_holders(document)
