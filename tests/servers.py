@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -363,13 +364,18 @@ def running(server: object) -> Iterator[object]:
 class LyingServer:
     """A server that says what a test makes it say: Milvus CheckHealth with any reasons,
     GetVersion with any version, or every call aborted with any status and details
-    (escape sequences, huge strings). grpc.health.v1 is UNIMPLEMENTED, as on Milvus Lite."""
+    (escape sequences, huge strings). `raw` sends any bytes as the reply to a method, by
+    its short name ("Check", "CheckHealth", "GetVersion", "ShowCollections",
+    "GetLoadState"; "Watch": a list of messages, streamed): replies of every wrong shape.
+    grpc.health.v1 (and the readiness methods) are UNIMPLEMENTED unless `raw` names them,
+    as on Milvus Lite."""
 
     def __init__(self) -> None:
         self.healthy = True
         self.reasons: list[str] = []
         self.version = "v2.3.5"
         self.abort: tuple[grpc.StatusCode, str] | None = None
+        self.raw: dict[str, Any] = {}
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((_Liar(self),))
         self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
@@ -379,7 +385,10 @@ class LyingServer:
     def reply(self, method: str) -> bytes:
         from milvus_conn.wire import encode_string_field
 
-        if method.endswith("/GetVersion"):
+        name = method.rsplit("/", 1)[-1]
+        if name in self.raw:
+            return self.raw[name]  # type: ignore[no-any-return]
+        if name == "GetVersion":
             return b"\x0a\x00" + encode_string_field(2, self.version)
         body = b"\x0a\x00" + (b"\x10\x01" if self.healthy else b"")
         return body + b"".join(encode_string_field(3, r) for r in self.reasons)
@@ -398,9 +407,16 @@ class _Liar(grpc.GenericRpcHandler):
         self.owner = owner
 
     def service(self, details: grpc.HandlerCallDetails):
-        if details.method not in self._METHODS:
-            return None
         owner, method = self.owner, details.method
+        name = method.rsplit("/", 1)[-1]
+        if method == "/grpc.health.v1.Health/Watch" and name in owner.raw:
+
+            def stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+                yield from owner.raw[name]
+
+            return grpc.unary_stream_rpc_method_handler(stream)
+        if method not in self._METHODS and name not in owner.raw:
+            return None
 
         def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
             if owner.abort is not None:

@@ -24,12 +24,7 @@ def test_addr_json_is_get_connection_addr(cli, lite, registry):
 def test_addr_json_after_connect_is_get_connection_addr(cli, connected_lite, registry):
     data = json.loads(cli("addr", "lite", "--json").stdout)
     assert data == registry.get_connection_addr("lite")
-    assert data == {
-        "address": connected_lite.address,
-        "user": "",
-        "db_name": "default",
-        "secure": False,
-    }
+    assert data == {"address": connected_lite.address, "user": "", "db_name": "default"}
 
 
 def test_addr_of_the_builtin_default(cli):

@@ -318,8 +318,8 @@ def test_import_of_a_corrupt_file_exits_6_with_line_and_column(cli, lite, profil
     assert snapshot(profile) == before
 
 
-def test_import_of_a_missing_file_exits_6(cli, lite, profile, tmp_path):
+def test_import_of_a_missing_file_exits_2(cli, lite, profile, tmp_path):
     missing = tmp_path / "nothere.toml"
     before = snapshot(profile)
-    assert cli("import", str(missing), code=6).stderr == f"Error: {missing}: no such file\n"
+    assert cli("import", str(missing), code=2).stderr == f"Error: {missing}: no such file\n"
     assert snapshot(profile) == before

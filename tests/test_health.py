@@ -179,9 +179,9 @@ def test_check_many_runs_concurrently(serving, silent_server):
 
 
 def test_wire_round_trip():
-    encoded = wire.encode_string_field(1, "svc") + b"\x10\x01" + b"\x19" + b"\x00" * 8
-    fields = wire.decode_fields(encoded)
-    assert fields == {1: [b"svc"], 2: [1]}
+    encoded = wire.encode_string_field(2, "v2.5") + b"\x18\x01" + b"\x19" + b"\x00" * 8
+    decoded = wire.decode(encoded, wire.GET_VERSION_RESPONSE)  # fields 3 and 7: unknown
+    assert decoded == {"status": wire.decode(b"", wire.STATUS), "version": "v2.5"}
     assert wire.encode_string_field(1, "") == b""
 
 

@@ -329,13 +329,13 @@ def test_responses_decode_as_the_generated_messages_say():
     shown = milvus_pb2.ShowCollectionsResponse(
         collection_names=["a", "b"], inMemory_percentages=[100, 300]
     ).SerializeToString()
-    fields = wire.decode_fields(shown)
-    assert fields[wire.SHOWN_NAMES] == [b"a", b"b"]
-    assert wire.packed_varints(fields[wire.SHOWN_PERCENTAGES][0]) == [100, 300]
+    fields = wire.decode(shown, wire.SHOW_COLLECTIONS_RESPONSE)
+    assert fields["collection_names"] == ["a", "b"]
+    assert fields["inMemory_percentages"] == [100, 300]
     state = milvus_pb2.GetLoadStateResponse(state=common_pb2.LoadStateLoading)
-    assert wire.first(wire.decode_fields(state.SerializeToString()), wire.LOAD_STATE, 0) == 2
-    with pytest.raises(ValueError):
-        wire.packed_varints(b"\xff")
+    assert wire.decode(state.SerializeToString(), wire.GET_LOAD_STATE_RESPONSE)["state"] == 2
+    with pytest.raises(wire.MalformedReply):
+        wire.decode(b"\x32\x01\xff", wire.SHOW_COLLECTIONS_RESPONSE)  # a packed array cut short
 
 
 def _percentages(address: str, database: str, names: list[str], **credentials: str) -> dict:

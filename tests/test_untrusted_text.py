@@ -130,10 +130,10 @@ def test_server_strings_never_reach_the_terminal_raw(cli, liar):
 
 
 def test_a_huge_server_string_is_cut_to_one_short_line(liar):
-    liar.version = "v" + "9" * 1_000_000
+    liar.version = "v" + "9" * 60_000  # a whole reply over 64 KiB is malformed (wire.py)
     result = check(Probe(Target(liar.address), timeout=5, want_version=True))
     assert result.healthy and len(result.server_version) < 600
-    assert result.server_version.endswith("(999501 more characters)")
+    assert result.server_version.endswith("(59501 more characters)")
 
 
 def test_escapes_on_a_real_terminal_and_no_markup(profile, liar):

@@ -15,6 +15,7 @@ from .errors import (
     ConnectionConfigException,
     ConnectionNotExistException,
     ExitCode,
+    FileLimitException,
     MilvusException,
     NotConnectedException,
     PlainSecretWarning,
@@ -23,6 +24,7 @@ from .errors import (
     ProfileLockException,
     ServerUnhealthyException,
     ServerUnreachableException,
+    UntrustedFileWarning,
 )
 from .registry import AliasInfo, Connection, Connections
 
@@ -52,6 +54,7 @@ __all__ = [
     "ConnectionNotExistException",
     "Connections",
     "ExitCode",
+    "FileLimitException",
     "HealthResult",
     "MilvusException",
     "NotConnectedException",
@@ -61,6 +64,7 @@ __all__ = [
     "ProfileLockException",
     "ServerUnhealthyException",
     "ServerUnreachableException",
+    "UntrustedFileWarning",
     "__version__",
     "async_client",
     "client",

@@ -5,9 +5,13 @@ character device such as /dev/zero (read forever, memory growing all the while),
 socket, a directory, a symlink loop, a path through a file. `read_bounded` refuses each
 at once with a sentence of its own, before reading a byte, and reads at most `limit`
 bytes. Every caller turns `UnreadableFile` into its own error and exit code (6 for a
-profile or layer, 2 for a TLS file or an import).
+profile or layer, 2 for a TLS file or an import). A parsed document is bounded too:
+`too_deep` says whether it nests deeper than `MAX_DEPTH` (the parsers recurse, and so do
+the writers and marshal: a file nested thousands deep would exhaust them).
 
-A leaf: it imports nothing of ours, so the health core may read TLS files with it.
+A leaf: it imports nothing of ours, so the health core may read TLS files with it. It is
+imported where a file is really read or refused, not on start-up: a warm run reads no
+profile (parsecache.py), and a stat tells a regular file at no cost.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ MIB = 1024 * 1024
 # public root (Mozilla's) about 0.2 MiB. README's "Where files live" documents them.
 PROFILE_LIMIT = 16 * MIB  # a profile, a layer, a file to import, the state file
 TLS_FILE_LIMIT = 4 * MIB  # a certificate, a CA bundle, a private key
+# Levels of tables and arrays in a parsed profile or state file, the document itself
+# being the first: a profile uses 3 or 4 (document, connections, alias, a value).
+MAX_DEPTH = 64
+TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
+# int() refuses more digits than sys.get_int_max_str_digits() (4300): a ValueError.
+TOO_LONG = "holds a number longer than conn reads (Python's limit on integer digits)"
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -90,6 +100,33 @@ def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
         raise _unreadable(path, exc) from None
     finally:
         os.close(fd)
+
+
+def refuse_special(path: str | os.PathLike[str], mode: int) -> None:
+    """UnreadableFile if `mode` (a stat's st_mode) is not a regular file's: for a caller
+    that stats a path before it reads it."""
+    kind = kind_of(mode)
+    if kind:
+        raise UnreadableFile(path, f"is {kind}, not a regular file")
+
+
+def unreadable(path: str | os.PathLike[str], exc: OSError) -> UnreadableFile:
+    """The sentence for an OSError met at `path` (a symlink loop, a path through a file,
+    ENAMETOOLONG ...), for a caller that stats the path itself."""
+    return _unreadable(path, exc)
+
+
+def too_deep(document: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether tables and arrays in `document` nest deeper than `limit` levels (walked
+    without recursion, so any depth is measured safely)."""
+    stack = [(document, 1)] if isinstance(document, (dict, list)) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        items = value.values() if isinstance(value, dict) else value
+        stack += [(item, depth + 1) for item in items if isinstance(item, (dict, list))]
+    return False
 
 
 def _too_big(size: int, limit: int) -> str:

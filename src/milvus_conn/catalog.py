@@ -97,15 +97,16 @@ class Catalog:
         return configs
 
     def entries(self) -> tuple[dict[str, AliasConfig | MilvusException], str]:
-        """Every alias, usable (its config) or not (its error); and the name of the
-        implicit built-in default when it is in the list (else "")."""
+        """Every alias, usable (its config) or not (its error), the built-in default's name
+        first, stored or not (as in pymilvus, whose default alias is made first); and the
+        name of the implicit built-in default when it is in the list (else "")."""
         profile = self.store.load()
         entries: dict[str, AliasConfig | MilvusException] = dict(profile.aliases)
         entries.update({alias: config for alias, (config, _) in self.embedded.items()})
         entries.update({alias: broken.error() for alias, broken in profile.broken.items()})
         name = res.builtin_alias(self.env)
         if name in entries:
-            return entries, ""
+            return {name: entries.pop(name), **entries}, ""
         try:
             entries = {name: res.builtin_config(self.env), **entries}
         except ConnectionConfigException as exc:  # $MILVUS_URI that does not parse
@@ -132,13 +133,16 @@ class Catalog:
         return res.chosen_alias(None, self.store.load().default_alias, self.env)
 
     def resolve(self, alias: str, options: dict[str, Any]) -> res.Resolved:
-        """`connect`'s resolution: given options, then $MILVUS_URI, then the stored alias."""
+        """`connect`'s resolution: given options, then $MILVUS_URI, then the alias as it is
+        connected (by any process; as pymilvus reuses the config it connected with), then
+        the stored alias."""
         stored = self.config(alias)
         source = self.store.source_of(alias) if stored is not None else None
+        current = self.connected_as(alias, stored)
         resolved = res.resolve(
-            alias, stored, options, self.env, base_dir=self.store.base_for(alias),
+            alias, current or stored, options, self.env, base_dir=self.store.base_for(alias),
             stored_in=f"profile:{source}" if source else "", command_file=source,
-            keystore=self.get_keystore,
+            keystore=self.get_keystore, secrets_of=stored if current else None,
         )  # fmt: skip
         if resolved.origin == "flag":
             self.refuse_readdress(alias, resolved.config.address)
@@ -153,17 +157,29 @@ class Catalog:
             command_file=source, keystore=self.get_keystore,
         )  # fmt: skip
 
-    def from_state(self, alias: str, entry: dict[str, Any], stored: AliasConfig) -> res.Resolved:
-        """An alias another process connected: its config as the state file recorded it,
-        its secrets as the profile says."""
+    def connected_as(self, alias: str, stored: AliasConfig | None) -> AliasConfig | None:
+        """The config the alias is connected with, where that is not its stored address
+        (a connect that named another one); None otherwise."""
+        entry = self.connected().get(alias) if stored is not None else None
+        if entry is None or entry.get("address") == stored.address:  # type: ignore[union-attr]
+            return None
+        return self._recorded(alias, entry)
+
+    def _recorded(self, alias: str, entry: dict[str, Any]) -> AliasConfig:
+        """The config a state-file entry records; its fault names the fix."""
         table = {k: v for k, v in entry.items() if k not in (*STATE_ONLY, "db_name")}
         try:
-            config = AliasConfig.from_table(table)
+            return AliasConfig.from_table(table)
         except ConnectionConfigException as exc:
             raise ProfileException(
                 f"{self.store.state_path}: alias {alias!r}: {exc} (conn disconnect {alias} "
                 "clears it)"
             ) from None
+
+    def from_state(self, alias: str, entry: dict[str, Any], stored: AliasConfig) -> res.Resolved:
+        """An alias another process connected: its config as the state file recorded it,
+        its secrets as the profile says."""
+        config = self._recorded(alias, entry)
         given = {"user": config.user, "db_name": entry.get("db_name")}
         return res.resolve(
             alias, config, given, self.env, base_dir=self.store.base_for(alias),
@@ -193,10 +209,10 @@ class Catalog:
     def _record(self, resolved: res.Resolved, protocol: str | None, embedded: bool) -> None:
 
         alias, config = resolved.alias, resolved.config
-        entry = {
+        entry = {  # the user and database connected as, given or stored
             "address": config.address,
-            "user": config.user,
             **config.public(),
+            "user": resolved.user,
             "db_name": resolved.db_name,
             "secure": config.secure,
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

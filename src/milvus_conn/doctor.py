@@ -19,6 +19,7 @@ from .address import shown
 from .config import TLS_FILE_KEYS, AliasConfig
 from .errors import ExitCode, MilvusException, PlainSecretWarning, ProfileException
 from .registry import Connections, builtin_alias
+from .trust import file_doubt
 
 OK, NOTE, FIX = "ok", "note", "fix"
 EXPIRY_NOTE_DAYS = 14  # a certificate closer than this to expiry is worth a note
@@ -59,6 +60,7 @@ def diagnose(
         findings.append(Finding("profile", FIX, exc.message, "correct the file; conn never "
                                 "overwrites a profile it cannot read"))  # fmt: skip
     findings += _state(registry, aliases)
+    findings += _trusted(store)
     if aliases is not None:
         findings += _secrets(registry, aliases)
         findings += _tls(store.base_dir, aliases)
@@ -116,6 +118,22 @@ def _state(registry: Connections, aliases: "dict[str, AliasConfig] | None") -> l
                 "state", FIX, f"{alias!r} is recorded as connected but is not in the profile",
                 f"delete its entry under \"connected\" in {path}, or add the alias again",
             ))  # fmt: skip
+    return found
+
+
+def _trusted(store: Any) -> list[Finding]:
+    """The state file and each layer's parse cache, and their directories: conn believes
+    them only while no one else could have written them (trust.py)."""
+    layers = getattr(store, "layers", [store])
+    files = [("state", "state file", store.state_path)]
+    files += [("cache", "parse cache", layer.cache_path) for layer in layers]
+    found = []
+    for check, what, path in files:
+        doubt = file_doubt(path)
+        if doubt is not None:
+            named = what if doubt.path == path else f"{what} directory"
+            message = f"{named} {shown(str(doubt.path))} {doubt.problem}: conn does not believe it"
+            found.append(Finding(check, FIX, message, doubt.fix))
     return found
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .config import COMMAND_KEYS, SECRET_KEYS, AliasConfig, check_alias
@@ -18,8 +17,8 @@ from .errors import (
     AliasExistsException,
     ConnectionConfigException,
     ConnectionNotExistException,
+    FileLimitException,
     PlainSecretWarning,
-    ProfileException,
 )
 from .profile import Profile, with_aliases
 from .store import ProfileStore
@@ -75,10 +74,18 @@ def importing(incoming: Mapping[str, AliasConfig], *, force: bool, refuse: Refus
 
 
 def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
-    """The aliases of a file to import; one unusable alias refuses the whole file."""
-    if not Path(path).is_file():
-        raise ProfileException(f"{path}: no such file")
-    loaded = ProfileStore(path).load()
+    """The aliases of a file to import; one unusable alias refuses the whole file. The
+    file is an argument: one that is missing, not a regular file, or over conn's size or
+    nesting limits is a usage error (exit 2); one that does not parse is a profile's."""
+    from .bounded import UnreadableFile, refuse_special, unreadable
+
+    try:
+        refuse_special(path, os.stat(path).st_mode)
+        loaded = ProfileStore(path).load()
+    except OSError as exc:
+        raise ConnectionConfigException(str(unreadable(path, exc))) from None
+    except (UnreadableFile, FileLimitException) as exc:
+        raise ConnectionConfigException(str(exc)) from None
     if loaded.broken:  # refused as input, as `add` refuses it: nothing is written
         first = next(iter(loaded.broken.values()))
         raise ConnectionConfigException(f"{first.message} (nothing imported)")

@@ -12,9 +12,14 @@
     │   ├── ServerUnhealthyException     answered, but not serving            → 4
     │   └── AuthenticationException      credentials refused                  → 5
     └── ProfileException                 profile or state file unusable       → 6
-        └── ProfileLockException         lock not obtained in time            → 6
+        ├── ProfileLockException         lock not obtained in time            → 6
+        └── FileLimitException           not a regular file, or over conn's   → 6
+                                         size or nesting limit (bounded.py;
+                                         `conn import`'s file: 2)
 
     PlainSecretWarning (a UserWarning)   a plain secret in the profile
+    UntrustedFileWarning (a UserWarning) a state or cache file others could have written,
+                                         not believed (trust.py; `-v` prints it)
 
 `OUTCOMES` is the one table from a probe's outcome (the health core's status names) to
 the exit code and the exception that reports it; `HealthResult.exit_code` reads it too.
@@ -115,8 +120,18 @@ class ProfileLockException(ProfileException):
     pass
 
 
+class FileLimitException(ProfileException):
+    """A path that is not a regular file (a FIFO, a device, a symlink loop ...), or a file
+    larger or nested deeper than conn reads; the message names the path."""
+
+
 class PlainSecretWarning(UserWarning):
     """A password or token kept in plain text, or in a file others can read."""
+
+
+class UntrustedFileWarning(UserWarning):
+    """A state or parse-cache file (or its directory) that someone else could have
+    written, and that conn therefore did not believe; the message names the fix."""
 
 
 OUTCOMES: dict[str, tuple[ExitCode, type[ProbeException] | None]] = {

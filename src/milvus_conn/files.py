@@ -85,7 +85,10 @@ def open_lock(lock_path: Path, guarded: Path) -> int:
     """A descriptor to flock: the guarded file's directory itself (opened read-only: it
     needs no write permission and survives the rename that replaces the file), else a
     lock file, created 0600."""
-    flags = os.O_RDONLY if lock_path == guarded.parent else os.O_RDONLY | os.O_CREAT
+    # A lock file is never followed through a symlink: one planted there would make
+    # conn create or open a file elsewhere.
+    nofollow = os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDONLY if lock_path == guarded.parent else os.O_RDONLY | nofollow
     try:
         return os.open(lock_path, flags, FILE_MODE)
     except OSError as exc:

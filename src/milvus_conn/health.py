@@ -28,7 +28,16 @@ from .endpoint import Credentials, Target
 from .errors import OUTCOMES
 from .gates import NO_GATES, Gates, make_gates, missed_gate  # noqa: F401 (make_gates: the CLI)
 from .untrusted import server_text
-from .wire import decode_fields, encode_string_field, first, milvus_status
+from .wire import (
+    CHECK_HEALTH_RESPONSE,
+    GET_VERSION_RESPONSE,
+    HEALTH_CHECK_RESPONSE,
+    MalformedReply,
+    Schema,
+    decode_reply,
+    encode_string_field,
+    milvus_status,
+)
 
 if TYPE_CHECKING:
     import grpc
@@ -182,9 +191,11 @@ class _Checker:
     def remaining(self, floor: float = 0.001) -> float:
         return min(max(self.deadline - time.monotonic(), floor), MAX_WAIT)
 
-    def call(self, method: str, request: bytes) -> bytes:
+    def call(self, method: str, request: bytes, schema: Schema) -> dict[str, Any]:
+        """The decoded reply; MalformedReply (naming `method`) for one that does not decode."""
         stub = self.channel.unary_unary(method)
-        return stub(request, timeout=self.remaining(), metadata=self.metadata)
+        reply = stub(request, timeout=self.remaining(), metadata=self.metadata)
+        return decode_reply(method, reply, schema)
 
     def latency_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
@@ -195,8 +206,8 @@ class _Checker:
         to readiness (database, collections)."""
         try:
             result = self.probe_server()
-        except ValueError as exc:  # a reply that does not decode
-            result = HealthResult(UNHEALTHY, reason=f"malformed reply from the server: {exc}")
+        except MalformedReply as exc:  # a reply that does not decode: the server's fault
+            result = HealthResult(UNHEALTHY, reason=str(exc))
         if self.probe.asks_certificate:
             from .certinfo import peer_certificate  # here: only TLS probes that ask need it
 
@@ -223,10 +234,11 @@ class _Checker:
         for protocol in self.order():
             if protocol == PROTOCOL_GRPC_HEALTH:
                 method, request = HEALTH_CHECK, encode_string_field(1, self.probe.service)
+                schema = HEALTH_CHECK_RESPONSE
             else:
-                method, request = MILVUS_CHECK_HEALTH, b""
+                method, request, schema = MILVUS_CHECK_HEALTH, b"", CHECK_HEALTH_RESPONSE
             try:
-                reply = decode_fields(self.call(method, request))
+                reply = self.call(method, request, schema)
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                     continue
@@ -249,17 +261,17 @@ class _Checker:
             return (PROTOCOL_MILVUS, PROTOCOL_GRPC_HEALTH)
         return (PROTOCOL_GRPC_HEALTH, PROTOCOL_MILVUS)
 
-    def from_health(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
-        status = first(fields, 1, 0)
+    def from_health(self, reply: dict[str, Any]) -> HealthResult:
+        status = reply["status"]
         latency = self.latency_ms()
         if status != _SERVING:
             reason = f"health status {SERVING_STATUS.get(status, str(status))}"
             return HealthResult(UNHEALTHY, PROTOCOL_GRPC_HEALTH, latency, reason=reason)
         return self.healthy(PROTOCOL_GRPC_HEALTH, latency)
 
-    def from_milvus(self, fields: dict[int, list[int | bytes]]) -> HealthResult:
+    def from_milvus(self, reply: dict[str, Any]) -> HealthResult:
         latency = self.latency_ms()
-        error_code, code, reason = milvus_status(fields)
+        error_code, code, reason = milvus_status(reply)
         reason = server_text(reason)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
             return HealthResult(AUTH_FAILED, PROTOCOL_MILVUS, latency, reason=auth_reason(reason))
@@ -267,9 +279,8 @@ class _Checker:
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reason or f"error {code}"
             )
-        if not first(fields, 2, 0):
-            said = (r.decode("utf-8", "replace") for r in fields.get(3, []))
-            reasons = server_text("; ".join(said))
+        if not reply["isHealthy"]:
+            reasons = server_text("; ".join(reply["reasons"]))
             return HealthResult(
                 UNHEALTHY, PROTOCOL_MILVUS, latency, reason=reasons or "not healthy"
             )
@@ -281,17 +292,17 @@ class _Checker:
         grpc = load_grpc()
 
         try:
-            fields = decode_fields(self.call(MILVUS_GET_VERSION, b""))
+            reply = self.call(MILVUS_GET_VERSION, b"", GET_VERSION_RESPONSE)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return HealthResult(HEALTHY, protocol, latency, reason="version unknown")
             failed = self.failure(exc)
             return failed._replace(protocol=protocol, latency_ms=latency)
-        error_code, code, reason = milvus_status(fields)
+        error_code, code, reason = milvus_status(reply)
         if error_code in _MILVUS_AUTH_ERROR_CODES or code in _MILVUS_AUTH_CODES:
             reason = auth_reason(server_text(reason))
             return HealthResult(AUTH_FAILED, protocol, latency, reason=reason)
-        version = server_text(first(fields, 2, b"").decode("utf-8", "replace")) or None
+        version = server_text(reply["version"]) or None
         return HealthResult(HEALTHY, protocol, latency, server_version=version)
 
     def failure(self, exc: "grpc.RpcError") -> HealthResult:

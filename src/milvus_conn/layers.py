@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, Union
 
 from .config import AliasConfig
 from .errors import ProfileLockException
-from .paths import default_profile_path
+from .paths import default_profile_path, profile_entries
 from .profile import Profile, State
 from .store import ProfileStore
 
@@ -35,17 +35,18 @@ _ATTEMPTS = 3  # re-plans of one update when the files change between plan and l
 
 
 def profile_paths(spec: ProfileSpec) -> list[Path]:
-    """The files `spec` names, in order: a str is split on os.pathsep (as CONN_PROFILE),
-    a Path is one file, a sequence is each of its items; None means the default."""
+    """The files `spec` names, in order: a str is split on os.pathsep (as CONN_PROFILE,
+    empty entries skipped), a Path is one file, a sequence is each of its items; None,
+    or nothing but empty entries, means the default."""
     if spec is None:
-        spec = os.environ.get("CONN_PROFILE") or str(default_profile_path())
+        spec = os.environ.get("CONN_PROFILE", "")
     items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     files: list[Path] = []
     for item in items:
-        parts = item.split(os.pathsep) if isinstance(item, str) else [item]
-        files += [Path(part).expanduser().absolute() for part in parts if part]
+        parts = profile_entries(item) if isinstance(item, str) else [item]
+        files += [Path(part).expanduser().absolute() for part in parts if os.fspath(part)]
     unique = list(dict.fromkeys(files))  # a file named twice is one layer
-    return unique or [Path(default_profile_path()).absolute()]
+    return unique or [default_profile_path().expanduser().absolute()]
 
 
 def open_store(spec: ProfileSpec) -> ProfileStore | LayeredStore:

@@ -13,6 +13,10 @@ this module, once those rows pass without it.
 
 The cache is best effort: unreadable, corrupt or of another format, it is ignored;
 where it cannot be written (a read-only home), files are simply parsed every time.
+Its aliases are not validated again, so it is believed only while no one else could have
+written it (trust.py): a cache file that is not the user's own, or that group or others
+can write, is ignored and rewritten; in a directory others can write it is neither read
+nor written (the files are parsed every time). Either raises an UntrustedFileWarning.
 
 ARCHITECTURE.md lists it with the other performance devices.
 """
@@ -22,16 +26,20 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import stat
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import trust
 from .config import AliasConfig
-from .errors import ProfileException
+from .errors import ProfileException, UntrustedFileWarning
 from .files import atomic_write, make_dirs
 from .profile import Profile, checked
 
 CACHE_FORMAT = 2  # 2: values are checked for control characters; older caches are stale
+CACHE_LIMIT = 48 * 1024 * 1024  # a profile and a state file (bounded.PROFILE_LIMIT each)
 StatKey = tuple[int, ...]
 
 
@@ -60,17 +68,35 @@ class ParseCache:
         self._entries = entries
         with contextlib.suppress(ProfileException, OSError, ValueError):
             make_dirs(self.path.parent)
-            atomic_write(self.path, marshal.dumps(entries))
+            if trust.directory_doubt(self.path.parent) is None:  # else it could be swapped
+                atomic_write(self.path, marshal.dumps(entries))
 
     def _read(self) -> dict[str, Any]:
         if self._entries is None:
+            entries = None
             try:
-                entries = marshal.loads(self.path.read_bytes())
-            except (OSError, ValueError, EOFError, TypeError):
-                entries = None
+                st = self.path.stat()
+            except OSError:
+                st = None  # no cache yet
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_size <= CACHE_LIMIT:
+                entries = self._load(st)
             valid = isinstance(entries, dict) and entries.get("format") == CACHE_FORMAT
             self._entries = entries if valid else {"format": CACHE_FORMAT}
         return self._entries
+
+    def _load(self, st: os.stat_result) -> Any:
+        """The cache file's entries, if it and its directory can be believed (`st` showed
+        a regular file within CACHE_LIMIT: a FIFO is never opened); None otherwise."""
+        doubt = trust.file_doubt(self.path, st)
+        if doubt is not None:
+            unsafe_dir = doubt.path != self.path
+            what = "parse cache directory" if unsafe_dir else "parse cache"
+            done = "not used: the profile is parsed every time" if unsafe_dir else "rebuilt"
+            warnings.warn(f"{doubt.sentence(what)} ({done})", UntrustedFileWarning, 6)
+            return None
+        with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
+            return marshal.loads(self.path.read_bytes())
+        return None
 
 
 def trusted_profile(document: dict[str, Any], path: Path) -> Profile:

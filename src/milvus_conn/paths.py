@@ -1,7 +1,9 @@
 """Where conn keeps its files: the default profile, and apart from it state and cache.
 
-The default profile is `$CONN_PROFILE`, else `profiles.toml` in the application
-directory (where `typer.get_app_dir("conn")` points).
+The default profile is `$CONN_PROFILE` (its first file, when it names several), else
+`profiles.toml` in the application directory (where `typer.get_app_dir("conn")` points).
+Empty entries of `$CONN_PROFILE` (`a::b`, `:`) are skipped, as KUBECONFIG's are: no file
+is ever named "" or ":".
 
 A profile may sit where its user cannot or should not write: a read-only mount, a
 ConfigMap, a team folder or a repository. So the profile holds aliases only, and each
@@ -39,9 +41,17 @@ def app_dir() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "conn"
 
 
+def profile_entries(value: str) -> list[str]:
+    """The files a `$CONN_PROFILE`-style value names, split on os.pathsep; empty entries
+    (`a::b`, `:`) skipped, as KUBECONFIG's are."""
+    return [entry for entry in value.split(os.pathsep) if entry]
+
+
 def default_profile_path() -> Path:
-    """`$CONN_PROFILE`, else `profiles.toml` in the application directory."""
-    return Path(os.environ.get("CONN_PROFILE") or app_dir() / PROFILE_NAME)
+    """The first file `$CONN_PROFILE` names, else `profiles.toml` in the application
+    directory."""
+    entries = profile_entries(os.environ.get("CONN_PROFILE", ""))
+    return Path(entries[0]) if entries else app_dir() / PROFILE_NAME
 
 
 def _xdg(variable: str, fallback: str) -> Path:

@@ -15,12 +15,12 @@ was), and every other alias still loads.
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .config import SECRET_KEYS, AliasConfig
-from .errors import ConnectionConfigException, ProfileException
+from .errors import ConnectionConfigException, FileLimitException, ProfileException
 
 PROFILE_VERSION = 1
 _KNOWN_KEYS = ("version", "connections", "default_alias")
@@ -73,14 +73,37 @@ class State(NamedTuple):
 
 
 def parse_toml(data: bytes, path: Path) -> dict[str, Any]:
-    """The TOML document in `data`; errors name `path`, with a line and column."""
+    """The TOML document in `data`; errors name `path`, with a line and column. Tables
+    and arrays nested deeper than MAX_DEPTH are refused: the parser, the writer and the
+    parse cache all recurse."""
     tomllib = _tomllib()
+
+    def parse() -> Any:
+        try:
+            return tomllib.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ProfileException(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileException(f"{path}: invalid TOML: {_located(exc, data)}") from None
+
+    return within_limits(parse, str(path))  # type: ignore[no-any-return]
+
+
+def within_limits(parse: Callable[[], Any], where: str) -> Any:
+    """`parse()`'s document (its own decoding errors raised as ProfileException), or
+    FileLimitException naming `where`: an integer past Python's digit limit (the one
+    ValueError left), or nesting past MAX_DEPTH, measured or met as RecursionError."""
+    from .bounded import TOO_DEEP, TOO_LONG, too_deep  # here: only a real parse needs them
+
     try:
-        return tomllib.loads(data.decode("utf-8"))  # type: ignore[no-any-return]
-    except UnicodeDecodeError as exc:
-        raise ProfileException(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileException(f"{path}: invalid TOML: {_located(exc, data)}") from None
+        document = parse()
+    except ValueError:  # int() past sys.get_int_max_str_digits()
+        raise FileLimitException(f"{where}: {TOO_LONG}") from None
+    except RecursionError:  # deeper than the parser goes: deeper than MAX_DEPTH too
+        raise FileLimitException(f"{where}: {TOO_DEEP}") from None
+    if too_deep(document):
+        raise FileLimitException(f"{where}: {TOO_DEEP}")
+    return document
 
 
 def checked(document: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any], str]:

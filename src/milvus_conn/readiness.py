@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 SHOW_COLLECTIONS = "/milvus.proto.milvus.MilvusService/ShowCollections"
 GET_LOAD_STATE = "/milvus.proto.milvus.MilvusService/GetLoadState"
+_SCHEMAS = {
+    SHOW_COLLECTIONS: wire.SHOW_COLLECTIONS_RESPONSE,
+    GET_LOAD_STATE: wire.GET_LOAD_STATE_RESPONSE,
+}
 # common.LoadState, by number (NotExist, NotLoad, Loading, Loaded).
 LOAD_STATES = {0: "missing", 1: "not_loaded", 2: "loading", 3: "loaded"}
 LOADED, LOADING, MISSING = "loaded", "loading", "missing"
@@ -117,9 +121,8 @@ def check_ready(checker: "_Checker", result: HealthResult) -> HealthResult:
         progress = _progress(checker, database, [n for n, s in states.items() if s == LOADING])
     except _NotReady as exc:
         return result._replace(status=exc.status, reason=exc.reason, ready=unknown)
-    except ValueError as exc:  # a reply that does not decode
-        reason = f"malformed reply from the server: {exc}"
-        return result._replace(status=UNHEALTHY, reason=reason, ready=unknown)
+    except wire.MalformedReply as exc:  # a reply that does not decode
+        return result._replace(status=UNHEALTHY, reason=str(exc), ready=unknown)
     found = []
     for name in names:
         state = MISSING if name not in existing else states[name]
@@ -165,17 +168,27 @@ def _state_request(name: str, database: str) -> bytes:
     )
 
 
-def _send(checker: "_Checker", method: str, request: bytes) -> Any:
-    """The call in flight (a grpc future): all of a check's calls share one round trip."""
+class _Sent(NamedTuple):
+    """A call in flight (a grpc future), and how to read its reply."""
+
+    method: str
+    future: Any
+    schema: wire.Schema
+
+
+def _send(checker: "_Checker", method: str, request: bytes) -> _Sent:
+    """The call in flight: all of a check's calls share one round trip."""
     stub = checker.channel.unary_unary(method)
-    return stub.future(request, timeout=checker.remaining(), metadata=checker.metadata)
+    future = stub.future(request, timeout=checker.remaining(), metadata=checker.metadata)
+    return _Sent(method, future, _SCHEMAS[method])
 
 
-def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[Any]], int, str]:
-    """The decoded reply and its status (code, reason); _NotReady for a failed call."""
+def _reply(checker: "_Checker", sent: _Sent, what: str) -> tuple[dict[str, Any], int, str]:
+    """The decoded reply and its status (code, reason); _NotReady for a failed call,
+    wire.MalformedReply for a reply that does not decode."""
     grpc = load_grpc()
     try:
-        fields = wire.decode_fields(future.result())
+        fields = wire.decode_reply(sent.method, sent.future.result(), sent.schema)
     except grpc.RpcError as exc:
         code, details = exc.code(), server_text(exc.details() or "")
         if code == grpc.StatusCode.UNIMPLEMENTED:
@@ -194,34 +207,31 @@ def _reply(checker: "_Checker", future: Any, what: str) -> tuple[dict[int, list[
     return fields, (code or error_code), server_text(reason)
 
 
-def _database(checker: "_Checker", future: Any, database: str) -> set[str]:
+def _database(checker: "_Checker", sent: _Sent, database: str) -> set[str]:
     """The names of the database's collections; _NotReady when it cannot be listed."""
-    fields, code, reason = _reply(checker, future, f"ShowCollections in database {database!r}")
+    fields, code, reason = _reply(checker, sent, f"ShowCollections in database {database!r}")
     if code == _DATABASE_NOT_FOUND or (code and _NO_DATABASE.search(reason)):
         raise _NotReady(UNHEALTHY, f"database {database!r} does not exist")
     if code:
         raise _NotReady(UNHEALTHY, f"cannot list database {database!r}: {reason or code}")
-    return {name.decode("utf-8", "replace") for name in fields.get(wire.SHOWN_NAMES, [])}
+    return set(fields["collection_names"])
 
 
-def _load_state(checker: "_Checker", future: Any, name: str) -> str:
-    fields, code, reason = _reply(checker, future, f"GetLoadState of collection {name!r}")
+def _load_state(checker: "_Checker", sent: _Sent, name: str) -> str:
+    fields, code, reason = _reply(checker, sent, f"GetLoadState of collection {name!r}")
     if code:
         raise _NotReady(UNHEALTHY, f"load state of collection {name!r}: {reason or code}")
-    return LOAD_STATES.get(wire.first(fields, wire.LOAD_STATE, 0), MISSING)
+    return LOAD_STATES.get(fields["state"], MISSING)
 
 
 def _progress(checker: "_Checker", database: str, loading: list[str]) -> dict[str, int]:
     """Loading percentages by name; best effort ({} when the server will not say)."""
     if not loading:
         return {}
-    future = _send(checker, SHOW_COLLECTIONS, _show_request(database, tuple(loading)))
+    sent = _send(checker, SHOW_COLLECTIONS, _show_request(database, tuple(loading)))
     try:
-        fields, code, _ = _reply(checker, future, "ShowCollections (in memory)")
-        shown = [n.decode("utf-8", "replace") for n in fields.get(wire.SHOWN_NAMES, [])]
-        percentages: list[int] = []
-        for value in fields.get(wire.SHOWN_PERCENTAGES, []):  # packed, or one by one
-            percentages += wire.packed_varints(value) if isinstance(value, bytes) else [value]
-    except (_NotReady, ValueError):
+        fields, code, _ = _reply(checker, sent, "ShowCollections (in memory)")
+    except (_NotReady, wire.MalformedReply):
         return {}
+    shown, percentages = fields["collection_names"], fields["inMemory_percentages"]
     return dict(zip(shown, percentages, strict=False)) if not code else {}

@@ -139,15 +139,19 @@ class Connections:
         ]
 
     def get_connection_addr(self, alias: str) -> dict[str, Any]:
-        """The config dict, pymilvus's shape; `{}` for an unknown alias; never a secret."""
+        """The config dict, pymilvus's shape; `{}` for an unknown alias; never a secret.
+        As in pymilvus, a `uri` is shown as what it became (address, user, `secure` when
+        https), and `secure` only when true; settings pymilvus does not keep (TLS paths,
+        timeout ...) are shown when set."""
         check_alias_type(alias)
         config = self._catalog.config(alias)
         if config is None:
             return {}
         entry = self._catalog.connected().get(alias)
-        if entry is not None:
-            return {k: v for k, v in entry.items() if k not in STATE_ONLY}
-        return {"address": config.address, "user": config.user, **config.public()}
+        if entry is None:
+            entry = {"address": config.address, "user": config.user, **config.public()}
+        hidden = (*STATE_ONLY, "uri")
+        return {k: v for k, v in entry.items() if k not in hidden and (k != "secure" or v)}
 
     # beyond pymilvus: resolution and hand-off ------------------------------------------
 

@@ -19,6 +19,12 @@ changes: `profile PATH is read-only`.
 Parsed files are kept in the parse cache (parsecache.py). A new alias is appended to
 the file's text (keeping its comments) rather than the whole file rewritten, where the
 file's layout allows.
+
+Every file is read with bounds (bounded.py): a path that is not a regular file, a file
+over PROFILE_LIMIT bytes or nested deeper than MAX_DEPTH is a ProfileException naming
+it, never a hang or a crash. The state file is believed only while no one else could
+have written it (trust.py): otherwise no alias counts as connected, and no state or
+lock file is written in a directory others can write.
 """
 
 from __future__ import annotations
@@ -26,14 +32,20 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import files, paths
-from .errors import PlainSecretWarning, ProfileException
+from . import files, paths, trust
+from .errors import (
+    FileLimitException,
+    PlainSecretWarning,
+    ProfileException,
+    UntrustedFileWarning,
+)
 from .files import atomic_write, writable
 from .parsecache import ParseCache, StatKey, stat_key, trusted_profile
 from .profile import (
@@ -45,6 +57,7 @@ from .profile import (
     profile_from,
     secret_holders,
     state_from,
+    within_limits,
 )
 
 # Layouts where appending "[connections.NAME]" would not be valid TOML: rewrite instead.
@@ -65,6 +78,7 @@ class ProfileStore:
         self._document: dict[str, Any] | None = None  # the profile as last parsed
         self._guards: dict[Path, threading.RLock] = {}  # per lock: this process's threads
         self._depth: dict[Path, int] = {}  # how deep this store holds each lock
+        self._doubted: set[str] = set()  # UntrustedFileWarnings given (once each)
 
     @property
     def base_dir(self) -> Path:
@@ -101,8 +115,20 @@ class ProfileStore:
         return self._read(self.path, self._parse_profile, EMPTY_PROFILE)
 
     def load_state(self) -> State:
+        """This user's state; no alias connected when the file cannot be believed."""
+        doubt = trust.file_doubt(self.state_path)
+        if doubt is not None:
+            self._doubt(doubt, "state file", "no alias counts as connected")
+            return State({})
         state = self._read(self.state_path, self._parse_state, None)
         return self._migrate_legacy_state() if state is None else state
+
+    def _doubt(self, doubt: trust.Doubt, what: str, consequence: str) -> None:
+        """Say once, through an UntrustedFileWarning, that a file is not believed."""
+        sentence = f"{doubt.sentence(what)} ({consequence})"
+        if sentence not in self._doubted:
+            self._doubted.add(sentence)
+            warnings.warn(sentence, UntrustedFileWarning, stacklevel=4)
 
     def _migrate_legacy_state(self) -> State:
         """Adopt, once, a state file an older conn kept beside the profile: move it to the
@@ -111,9 +137,10 @@ class ProfileStore:
         connections are not ours."""
         legacy = paths.legacy_state_file(self.path)
         try:
-            if legacy.lstat().st_uid != os.getuid():
-                return State({})
+            st = legacy.lstat()
         except OSError:
+            return State({})
+        if st.st_uid != os.getuid() or trust.file_doubt(legacy, st) is not None:
             return State({})
         with self._locked(self.state_lock_path, self.state_path):
             if self.state_path.exists():  # another conn migrated it meanwhile
@@ -131,8 +158,17 @@ class ProfileStore:
             st = path.stat()
         except FileNotFoundError:
             return empty
-        except OSError as exc:
-            raise ProfileException(f"cannot read {path}: {exc.strerror}") from exc
+        except OSError as exc:  # a symlink loop, a path through a file, ENAMETOOLONG ...
+            from .bounded import unreadable
+
+            raise FileLimitException(str(unreadable(path, exc))) from None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
+            from .bounded import UnreadableFile, refuse_special
+
+            try:
+                refuse_special(path, st.st_mode)
+            except UnreadableFile as exc:
+                raise FileLimitException(str(exc)) from None
         key = stat_key(st)
         cached = self._parsed.get(path)
         if cached and cached[0] == key:
@@ -144,10 +180,12 @@ class ProfileStore:
         return value
 
     def _bytes(self, path: Path) -> bytes:
+        from .bounded import PROFILE_LIMIT, UnreadableFile, read_bounded
+
         try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise ProfileException(f"cannot read {path}: {exc.strerror}") from exc
+            return read_bounded(path, PROFILE_LIMIT)
+        except UnreadableFile as exc:
+            raise FileLimitException(str(exc)) from None
 
     def _parse_profile(self, key: StatKey) -> Profile:
         """From the parse cache when it matches `key`; else parse, validate, cache."""
@@ -174,10 +212,13 @@ class ProfileStore:
         """A state file's JSON; errors name `path`."""
         import json  # here: a warm cache reads no JSON
 
-        try:
-            return json.loads(self._bytes(path))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProfileException(f"{path}: invalid state file: {exc}") from None
+        def parse() -> Any:
+            try:
+                return json.loads(self._bytes(path))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ProfileException(f"{path}: invalid state file: {exc}") from None
+
+        return within_limits(parse, f"{path}: invalid state file")
 
     def _warn_if_exposed(self, document: dict[str, Any], mode: int) -> None:
         holders = secret_holders(document)
@@ -285,8 +326,15 @@ class ProfileStore:
     def _flocked(self, lock_path: Path, guarded: Path) -> Iterator[None]:
         """Hold an exclusive flock on `lock_path` while `guarded` is rewritten; remove the
         temp files a killed writer left (of `guarded` and of the parse cache: a cache
-        write is best effort, one that loses its temp file is simply skipped)."""
+        write is best effort, one that loses its temp file is simply skipped). No lock or
+        state file is made in a state directory others can write (trust.py)."""
         files.make_dirs(guarded.parent)
+        doubt = trust.directory_doubt(guarded.parent) if guarded == self.state_path else None
+        if doubt is not None:
+            raise ProfileException(
+                f"{doubt.sentence('state directory')} (conn neither believes nor writes "
+                "connection state there)"
+            )
         timeout = files.lock_timeout()
         fd = files.open_lock(lock_path, guarded)
         try:

@@ -22,7 +22,7 @@ from .health import (
     check,
     open_channel,
 )
-from .wire import decode_fields, encode_string_field, first
+from .wire import HEALTH_CHECK_RESPONSE, MalformedReply, decode_reply, encode_string_field
 
 HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
 MIN_INTERVAL = 0.1  # seconds between polls, at the least
@@ -87,7 +87,12 @@ def _stream(probe: Probe, until: float | None) -> Iterator[HealthResult]:
         )
         try:
             for reply in call:
-                status = first(decode_fields(reply), 1, 0)
+                try:
+                    status = decode_reply(HEALTH_WATCH, reply, HEALTH_CHECK_RESPONSE)["status"]
+                except MalformedReply as exc:  # the stream cannot be trusted: start again later
+                    call.cancel()
+                    yield HealthResult(UNHEALTHY, PROTOCOL_GRPC_HEALTH, reason=str(exc))
+                    return True
                 if status == _SERVING:
                     yield check(_bounded(probe, until), channel)  # latency of an answer now
                 else:

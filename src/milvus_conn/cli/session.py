@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..errors import UntrustedFileWarning
 from .output import Output
 
 if TYPE_CHECKING:
@@ -28,9 +29,14 @@ class Session:
         self.registry, self.output, self.caught = registry, output, caught
 
     def flush_warnings(self) -> None:
-        """Print the library's warnings (`Warning: ...` on stderr, even under --quiet)."""
+        """Print the library's warnings (`Warning: ...` on stderr, even under --quiet);
+        a file not believed (UntrustedFileWarning) is a --verbose diagnostic: conn goes on
+        without it, and `conn doctor` reports it with its fix."""
         for caught in self.caught:
-            self.output.warning(caught.message)
+            if issubclass(caught.category, UntrustedFileWarning):
+                self.output.diag(str(caught.message))
+            else:
+                self.output.warning(caught.message)
         del self.caught[:]
 
 
