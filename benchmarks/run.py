@@ -241,7 +241,7 @@ class Bench:
         The copy is then read once, untimed, as any earlier conn command would have read
         it: the profile's parse cache is warm, which is the steady state being measured.
         """
-        from milvus_conn.store import ProfileStore
+        from milvus_conn.storage.store import ProfileStore
 
         name = key.rsplit(".", 1)[-1]
         profile = self._copy(template, name)

@@ -19,7 +19,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 from typer.testing import Result
 
-from milvus_conn import paths
+from milvus_conn.storage import paths
 
 WRITER = Path(__file__).with_name("writer.py")  # processes that write, crash or hold locks
 DATA = Path(__file__).parent / "data"  # reference profiles

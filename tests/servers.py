@@ -18,7 +18,9 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from milvus_conn.health import Probe, Target, check
+from milvus_conn.probe.endpoint import Target
+from milvus_conn.probe.health import check
+from milvus_conn.probe.request import Probe
 
 LOOPBACK = "127.0.0.1"
 
@@ -203,7 +205,7 @@ class MilvusProtocolServer:
         self.server.start()
 
     def reply(self) -> bytes:
-        from milvus_conn.wire import encode_string_field
+        from milvus_conn.probe.wire import encode_string_field
 
         healthy = self.healthy
         self.served.append(healthy)
@@ -383,7 +385,7 @@ class LyingServer:
         self.server.start()
 
     def reply(self, method: str) -> bytes:
-        from milvus_conn.wire import encode_string_field
+        from milvus_conn.probe.wire import encode_string_field
 
         name = method.rsplit("/", 1)[-1]
         if name in self.raw:

@@ -1,4 +1,4 @@
-"""bounded.read_bounded: every path that is not a regular file within its limit is refused
+"""untrusted.read_bounded: every path that is not a regular file within its limit is refused
 at once, with a sentence of its own, and never read. (Each command's exit code for these
 is tested where that command reads its files.)"""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from milvus_conn.bounded import UnreadableFile, read_bounded
+from milvus_conn.untrusted import UnreadableFile, read_bounded
 
 
 def refused(path: str | Path, limit: int = 1024) -> UnreadableFile:

@@ -8,10 +8,11 @@ import warnings
 
 import pytest
 
-from milvus_conn.compat import click_exception_base, decode_certificate_file
+from milvus_conn.cli.compat import click_exception_base
 from milvus_conn.config import check_given
 from milvus_conn.errors import ConnectionConfigException
 from milvus_conn.fanout import combined_exit_code
+from milvus_conn.probe.certinfo import decode_certificate_file
 
 from .certs import make_certs
 
@@ -66,7 +67,7 @@ def test_a_warning_comes_before_the_error_that_ends_the_run(cli, profile):
 
 
 def test_the_library_leaves_grpc_logging_to_the_program(monkeypatch):
-    from milvus_conn import channel
+    from milvus_conn.probe import channel
 
     monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
     channel.load_grpc()

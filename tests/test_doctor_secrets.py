@@ -41,7 +41,7 @@ def test_a_command_in_a_profile_others_can_write_is_a_fix(cli, profile, tmp_path
     (finding,) = doctor(cli, code=1)
     assert finding["message"] == (
         f"alias 'a': password_command `{command}` will not run: {profile} can be written by "
-        f"group or others (chmod go-w {profile})"
+        "group (mode 0620)"
     )
 
 

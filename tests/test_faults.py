@@ -21,8 +21,8 @@ import grpc
 import pytest
 
 from milvus_conn import Connections
-from milvus_conn.health import Target
-from milvus_conn.outcomes import unavailable
+from milvus_conn.probe.endpoint import Target
+from milvus_conn.probe.outcomes import unavailable
 
 from . import servers
 from .helpers import NOT_SERVING, one_error_line, timed, within

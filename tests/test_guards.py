@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from milvus_conn import paths as paths_module
 from milvus_conn.cli import app
+from milvus_conn.storage import paths as paths_module
 
 
 def test_import_does_not_load_grpc():
@@ -51,7 +51,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 loaded = {m.split(".")[0] for m in sys.modules} & {"grpc", "rich", "pydantic"}
-loaded = sorted(loaded | ({"milvus_conn.health"} & set(sys.modules)))
+loaded = sorted(loaded | ({"milvus_conn.probe.health"} & set(sys.modules)))
 sys.stderr.write("\\nLOADED " + json.dumps(loaded) + "\\n")
 sys.stderr.write("EXIT " + json.dumps(code or 0) + "\\n")
 """
@@ -129,7 +129,10 @@ def test_an_offline_command_failing_imports_no_more(profile):
 
 def test_a_probe_imports_grpc_but_not_rich_when_piped(profile, cli, serving):
     cli("add", "default", "--address", serving.address)  # else localhost:19530, exit 3
-    assert loaded_modules("list", "--check", "--timeout", "5") == ["grpc", "milvus_conn.health"]
+    assert loaded_modules("list", "--check", "--timeout", "5") == [
+        "grpc",
+        "milvus_conn.probe.health",
+    ]
 
 
 def test_doctor_checks_tls_files_and_secrets_without_grpc(cli, certs):
@@ -144,7 +147,7 @@ def test_doctor_network_probes_as_list_check_does(cli, serving):
     cli("add", "x", "--address", serving.address)
     assert loaded_modules("doctor", "--network", "--timeout", "5") == [
         "grpc",
-        "milvus_conn.health",
+        "milvus_conn.probe.health",
     ]
 
 

@@ -7,27 +7,28 @@ import time
 import pytest
 from grpc_health.v1 import health_pb2
 
-from milvus_conn import health, wire
 from milvus_conn.errors import OUTCOMES, ExitCode
-from milvus_conn.health import Credentials, Probe, Target
+from milvus_conn.probe import health, results, wire
+from milvus_conn.probe.endpoint import Credentials, Target
+from milvus_conn.probe.request import Probe
 
 from . import servers
 from .helpers import NOT_SERVING, before, within
 
 
-def probe(address: str, **kwargs) -> health.HealthResult:
+def probe(address: str, **kwargs) -> results.HealthResult:
     return health.check(Probe(Target(address), **kwargs))
 
 
 def test_exit_codes_match_the_cli_table():
     codes = {status: code for status, (code, _) in OUTCOMES.items()}
     assert codes == {
-        health.HEALTHY: ExitCode.OK,
-        health.UNREACHABLE: ExitCode.UNREACHABLE,
-        health.UNHEALTHY: ExitCode.UNHEALTHY,
-        health.AUTH_FAILED: ExitCode.AUTH,
+        results.HEALTHY: ExitCode.OK,
+        results.UNREACHABLE: ExitCode.UNREACHABLE,
+        results.UNHEALTHY: ExitCode.UNHEALTHY,
+        results.AUTH_FAILED: ExitCode.AUTH,
     }
-    assert all(health.HealthResult(status).exit_code == code for status, code in codes.items())
+    assert all(results.HealthResult(status).exit_code == code for status, code in codes.items())
 
 
 def test_grpc_health_serving(serving):
@@ -186,10 +187,10 @@ def test_wire_round_trip():
 
 
 def test_a_known_milvus_only_server_is_asked_checkhealth_first(milvus_protocol, serving):
-    first_milvus = Probe(Target(milvus_protocol.address), first=health.PROTOCOL_MILVUS)
+    first_milvus = Probe(Target(milvus_protocol.address), first=results.PROTOCOL_MILVUS)
     assert health.check(first_milvus).protocol == "milvus"
     # A wrong hint costs a round trip, never the answer.
-    wrong_hint = Probe(Target(serving.address), first=health.PROTOCOL_MILVUS)
+    wrong_hint = Probe(Target(serving.address), first=results.PROTOCOL_MILVUS)
     assert (health.check(wrong_hint).status, health.check(wrong_hint).protocol) == (
         "healthy",
         "grpc-health",

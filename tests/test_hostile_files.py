@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from milvus_conn import Connections, FileLimitException
-from milvus_conn.bounded import MAX_DEPTH, PROFILE_LIMIT
+from milvus_conn.untrusted import MAX_DEPTH, PROFILE_LIMIT
 
 from .conftest import run_conn
 from .helpers import cache_file, snapshot, state_file, write_profile

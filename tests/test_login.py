@@ -13,7 +13,7 @@ import time
 import pytest
 
 from milvus_conn import Connections
-from milvus_conn.logins import logins_file
+from milvus_conn.secrets.logins import logins_file
 
 from . import servers
 from .conftest import run_conn

@@ -12,7 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from milvus_conn.health import HEALTHY, UNHEALTHY, Probe, Target, check
+from milvus_conn.probe.endpoint import Target
+from milvus_conn.probe.health import check
+from milvus_conn.probe.request import Probe
+from milvus_conn.probe.results import HEALTHY, UNHEALTHY
 
 EMPTY_STATUS = b"\x0a\x00"  # common.Status, all defaults (success)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from milvus_conn.health import Target
-from milvus_conn.outcomes import REFUSED_CLIENT_CERTIFICATE, unavailable
+from milvus_conn.probe.endpoint import Target
+from milvus_conn.probe.outcomes import REFUSED_CLIENT_CERTIFICATE, unavailable
 
 SECURE = Target("127.0.0.1:1", secure=True)
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from milvus_conn import Connections, ProfileException
-from milvus_conn.store import ProfileStore
+from milvus_conn.storage.store import ProfileStore
 
 from .helpers import CORRUPT, one_error_line, snapshot, state_file, write_profile
 

@@ -21,7 +21,7 @@ from milvus_conn import (
     PlainSecretWarning,
     ProfileLockException,
 )
-from milvus_conn.store import ProfileStore
+from milvus_conn.storage.store import ProfileStore
 
 from .helpers import (
     DATA,

@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -309,7 +308,7 @@ class TestRealMilvus:
 def test_requests_encode_as_the_generated_messages_do():
     from pymilvus.grpc_gen import milvus_pb2
 
-    from milvus_conn.readiness import _show_request, _state_request
+    from milvus_conn.probe.readiness import _show_request, _state_request
 
     show = milvus_pb2.ShowCollectionsRequest(db_name="shop", type=1, collection_names=["a", "b"])
     assert _show_request("shop", ("a", "b")) == show.SerializeToString()
@@ -324,7 +323,7 @@ def test_requests_encode_as_the_generated_messages_do():
 def test_responses_decode_as_the_generated_messages_say():
     from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
-    from milvus_conn import wire
+    from milvus_conn.probe import wire
 
     shown = milvus_pb2.ShowCollectionsResponse(
         collection_names=["a", "b"], inMemory_percentages=[100, 300]
@@ -340,10 +339,13 @@ def test_responses_decode_as_the_generated_messages_say():
 
 def _percentages(address: str, database: str, names: list[str], **credentials: str) -> dict:
     """What the loading-percentage call (asked only while a collection loads) returns."""
-    from milvus_conn import health, readiness
+    from milvus_conn.probe import health, readiness
+    from milvus_conn.probe.channel import open_channel
+    from milvus_conn.probe.endpoint import Credentials, Target
+    from milvus_conn.probe.request import Probe
 
-    probe = health.Probe(health.Target(address), health.Credentials(**credentials))
-    channel = health.open_channel(probe.target)
+    probe = Probe(Target(address), Credentials(**credentials))
+    channel = open_channel(probe.target)
     try:
         return readiness._progress(health._Checker(probe, channel), database, names)
     finally:
@@ -361,22 +363,6 @@ def test_loading_percentages_from_real_milvus(milvus_auth, real):
         milvus_auth.address, real["db"], [real["loaded"]], user="root", password="Milvus"
     )
     assert found == {real["loaded"]: 100}
-
-
-def test_readiness_is_part_of_the_leaf_core():
-    """It imports the health core (health, channel, untrusted text, errors) and the wire
-    module, nothing of aliases or profiles."""
-    import ast
-
-    import milvus_conn.readiness
-
-    tree = ast.parse(Path(milvus_conn.readiness.__file__).read_text(encoding="utf-8"))
-    ours = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-            and node.level}  # fmt: skip
-    named = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-             and node.level and node.module is None for alias in node.names}  # fmt: skip
-    leaf = {"health", "channel", "untrusted", "errors"}
-    assert ours - {None} == leaf and named == {"wire"}, (ours, named)
 
 
 @pytest.mark.slow

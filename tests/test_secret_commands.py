@@ -177,13 +177,13 @@ def test_a_command_from_a_file_others_could_write_never_runs(cli, auth_server, t
                   f'user = "alice"\npassword_command = "{command}"\n')  # fmt: skip
     if how == "owned-by-another-user":
         os.chown(profile, 65534, 65534)
-        why = f"{profile} belongs to another user (uid 65534)"
+        why = f"{profile} belongs to uid 65534, not to you (uid 0)"
     elif how == "group-writable":
         profile.chmod(0o664)
-        why = f"{profile} can be written by group or others (chmod go-w {profile})"
+        why = f"{profile} can be written by group (mode 0664)"
     else:
         profile.parent.chmod(0o777)
-        why = f"{profile.parent} can be written by group or others (chmod go-w {profile.parent})"
+        why = f"{profile.parent} can be written by group and others (mode 0777)"
     result = cli("connect", "a", code=6)
     assert result.stderr == (
         f"Error: alias 'a': password_command `{command}` was not run: a command is code, and "

@@ -7,12 +7,7 @@ import warnings
 
 import pytest
 
-from milvus_conn import (
-    ConnectionConfigException,
-    Connections,
-    MilvusException,
-    PlainSecretWarning,
-)
+from milvus_conn import ConnectionConfigException, Connections, MilvusException, PlainSecretWarning
 
 from . import servers
 from .helpers import OVERRIDE, PASSWORD, TOKEN, assert_no_secret, state_file
@@ -229,7 +224,7 @@ def test_no_path_of_a_command_or_the_store_prints_a_secret(cli, secret_sources, 
         assert_no_secret(result.stdout, result.stderr)
     for path in (profile, state_file(profile)):
         assert_no_secret(path.read_text())
-    from milvus_conn.logins import logins_file
+    from milvus_conn.secrets.logins import logins_file
 
     assert_no_secret(logins_file().read_text())
 

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from milvus_conn import ConnectionConfigException
-from milvus_conn.bounded import TLS_FILE_LIMIT
-from milvus_conn.tlsfiles import read_tls_file
+from milvus_conn.probe.tlsfiles import read_tls_file
+from milvus_conn.untrusted import TLS_FILE_LIMIT
 
 from .conftest import run_conn
 from .helpers import on_own_terminal

@@ -12,7 +12,9 @@ import pytest
 
 from milvus_conn import Connections
 from milvus_conn.errors import ConnectionConfigException
-from milvus_conn.health import Probe, Target, check
+from milvus_conn.probe.endpoint import Target
+from milvus_conn.probe.health import check
+from milvus_conn.probe.request import Probe
 
 from . import servers
 from .certs import signed_by_test_ca

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymilvus.grpc_gen import milvus_pb2
 
-from milvus_conn import wire
+from milvus_conn.probe import wire
 
 MESSAGES = {
     "Check": (health_pb2.HealthCheckResponse, wire.HEALTH_CHECK_RESPONSE),

@@ -32,9 +32,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """HealthResult from the health core, imported when asked for (grpc never is)."""
+    """HealthResult from the health core's results, imported when asked for."""
     if name == "HealthResult":
-        from .health import HealthResult
+        from .probe.results import HealthResult
 
         return HealthResult
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

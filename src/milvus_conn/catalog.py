@@ -26,12 +26,12 @@ from .errors import (
     NotConnectedException,
     ProfileException,
 )
-from .layers import LayeredStore, ProfileSpec, open_store
-from .profile import State, state_without, with_aliases
-from .store import ProfileStore
+from .storage.layers import LayeredStore, ProfileSpec, open_store
+from .storage.profile import State, state_without, with_aliases
+from .storage.store import ProfileStore
 
 if TYPE_CHECKING:
-    from .keystore import Keystore
+    from .secrets.keystore import Keystore
 
 STATE_ONLY = ("since", "protocol")  # what the state file records beyond the config
 
@@ -52,7 +52,7 @@ class Catalog:
     def get_keystore(self) -> Keystore:
         """The logins this user made, and the OS credential store (opened when needed)."""
         if self._keystore is None:
-            from .keystore import Keystore  # only what resolves a secret loads it
+            from .secrets.keystore import Keystore  # only what resolves a secret loads it
 
             self._keystore = Keystore()
         return self._keystore

@@ -20,7 +20,7 @@ DEFAULT_TIMEOUT = 10.0
 PROBES = ("auto", "grpc-health", "milvus")
 TLS_FILE_KEYS = ("server_pem_path", "client_pem_path", "client_key_path", "ca_pem_path")
 SECRET_KEYS = ("password", "token")
-COMMAND_KEYS = ("password_command", "token_command")  # code conn runs: credentials.py
+COMMAND_KEYS = ("password_command", "token_command")  # code conn runs: secrets/sources.py
 
 
 def default_timeout() -> float:

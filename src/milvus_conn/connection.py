@@ -3,7 +3,7 @@
 `Connection` holds one alias's channel (opened by `connect`'s probe, or on first use)
 and builds the probe for it (`probe()`); `probe_request` builds one for a resolved alias
 that is not connected (`conn list --check`, `conn watch`, doctor). `run` runs a probe.
-A TLS file that cannot be used is refused when a channel is opened (tlsfiles.py, exit 2).
+A TLS file that cannot be used is refused when a channel is opened (probe/tlsfiles.py, exit 2).
 The health core (and grpc) is imported only when a probe is built or run.
 """
 
@@ -13,18 +13,18 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .config import AliasConfig, check_timeout
-from .endpoint import Credentials, Target
+from .probe.endpoint import Credentials, Target
 
 if TYPE_CHECKING:
-    from . import health
-    from .readiness import ReadySpec
+    from .probe.request import Gates, Probe, ReadySpec
+    from .probe.results import HealthResult
     from .resolve import Resolved
 
 
 class Connection:
     """A live handle: the channel to an alias's server, its address, and `check()`."""
 
-    def __init__(self, resolved: Resolved, result: health.HealthResult | None = None) -> None:
+    def __init__(self, resolved: Resolved, result: HealthResult | None = None) -> None:
         """The handle for a resolved alias; its secrets are found at its first probe."""
         self.alias = resolved.alias
         self.config = resolved.config
@@ -42,11 +42,11 @@ class Connection:
     @property
     def channel(self) -> Any:
         """The grpc.Channel, opened on first use."""
-        from . import health
+        from .probe.channel import open_channel
 
         with self._lock:
             if self._channel is None:
-                self._channel = health.open_channel(self._target)
+                self._channel = open_channel(self._target)
             return self._channel
 
     def probe(
@@ -54,10 +54,10 @@ class Connection:
         timeout: float | None = None,
         *,
         want_version: bool = True,
-        gates: health.Gates | None = None,
+        gates: Gates | None = None,
         want_certificate: bool = False,
         ready: ReadySpec | None = None,
-    ) -> health.Probe:
+    ) -> Probe:
         """The probe of this alias's server, asking first the protocol that answered it."""
         return probe_request(
             self.config, self._resolved.credentials, self._target, timeout=timeout,
@@ -65,9 +65,9 @@ class Connection:
             ready=ready, first=self.answered_by,
         )  # fmt: skip
 
-    def check(self, timeout: float | None = None) -> health.HealthResult:
+    def check(self, timeout: float | None = None) -> HealthResult:
         """Probe the server now on this handle's channel; never raises for server outcomes."""
-        from . import health
+        from .probe import health
 
         self.result = health.check(self.probe(timeout), self.channel)
         return self.result
@@ -96,15 +96,16 @@ def probe_request(
     *,
     timeout: float | None = None,
     want_version: bool = True,
-    gates: health.Gates | None = None,
+    gates: Gates | None = None,
     want_certificate: bool = False,
     ready: ReadySpec | None = None,
     first: str = "",
-) -> health.Probe:
+) -> Probe:
     """One health check of `target`, as the alias's config says to probe it."""
-    from . import health
+    from .probe.request import Probe
+    from .probe.results import PROTOCOL_GRPC_HEALTH
 
-    return health.Probe(
+    return Probe(
         target=target,
         credentials=credentials,
         timeout=config.effective_timeout if timeout is None else check_timeout(timeout),
@@ -113,12 +114,12 @@ def probe_request(
         want_version=want_version,
         want_certificate=want_certificate,
         **({"gates": gates} if gates else {}),
-        first=first or health.PROTOCOL_GRPC_HEALTH,
+        first=first or PROTOCOL_GRPC_HEALTH,
         ready=ready,
     )
 
 
-def probe_of(resolved: Resolved, timeout: float | None = None) -> health.Probe:
+def probe_of(resolved: Resolved, timeout: float | None = None) -> Probe:
     """The probe of a resolved alias that is not connected: version and certificate too."""
     return probe_request(
         resolved.config, resolved.credentials, resolved.target, timeout=timeout,
@@ -126,11 +127,11 @@ def probe_of(resolved: Resolved, timeout: float | None = None) -> health.Probe:
     )  # fmt: skip
 
 
-def run(probe: health.Probe, wait: float = 0, on: Connection | None = None) -> health.HealthResult:
+def run(probe: Probe, wait: float = 0, on: Connection | None = None) -> HealthResult:
     """Run a probe now (on the channel of handle `on`, when given: the channel checked is
     the one kept), or retry it until healthy for up to `wait` seconds, each try on a
     fresh channel (one that failed to connect backs off for seconds before retrying)."""
-    from . import health
+    from .probe import health
 
     if wait > 0:
         return health.wait_until_healthy(probe, wait)

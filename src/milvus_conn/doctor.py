@@ -19,7 +19,7 @@ from .address import shown
 from .config import TLS_FILE_KEYS, AliasConfig
 from .errors import ExitCode, MilvusException, PlainSecretWarning, ProfileException
 from .registry import Connections, builtin_alias
-from .trust import file_doubt
+from .storage.trust import file_doubt
 
 OK, NOTE, FIX = "ok", "note", "fix"
 EXPIRY_NOTE_DAYS = 14  # a certificate closer than this to expiry is worth a note
@@ -123,7 +123,7 @@ def _state(registry: Connections, aliases: "dict[str, AliasConfig] | None") -> l
 
 def _trusted(store: Any) -> list[Finding]:
     """The state file and each layer's parse cache, and their directories: conn believes
-    them only while no one else could have written them (trust.py)."""
+    them only while no one else could have written them (storage/trust.py)."""
     layers = getattr(store, "layers", [store])
     files = [("state", "state file", store.state_path)]
     files += [("cache", "parse cache", layer.cache_path) for layer in layers]
@@ -138,8 +138,8 @@ def _trusted(store: Any) -> list[Finding]:
 
 
 def _secrets(registry: Connections, aliases: "dict[str, AliasConfig]") -> list[Finding]:
-    """Each alias's secrets can be found (secretcheck.py; --network runs the commands)."""
-    from .secretcheck import findings
+    """Each alias's secrets can be found (secrets/findings.py; --network runs the commands)."""
+    from .secrets.findings import findings
 
     store = registry.store
     found = findings(aliases, store.source_of, store.path)
@@ -147,7 +147,7 @@ def _secrets(registry: Connections, aliases: "dict[str, AliasConfig]") -> list[F
 
 
 def _tls(base_dir: Path, aliases: "dict[str, AliasConfig]") -> list[Finding]:
-    """Each TLS file can be used (tlsfiles.py reads and checks it, as a probe would);
+    """Each TLS file can be used (probe/tlsfiles.py reads and checks it, as a probe would);
     certificates are current; the client key is private and matches its certificate."""
     found: list[Finding] = []
     for alias, config in aliases.items():
@@ -163,7 +163,7 @@ def _tls(base_dir: Path, aliases: "dict[str, AliasConfig]") -> list[Finding]:
 
 def _tls_file(found: "list[Finding]", alias: str, key: str, path: str) -> bool:
     """Add the file's finding to `found`; True when it can be used."""
-    from . import tlsfiles
+    from .probe import tlsfiles
 
     where = f"alias {alias!r}: {key} {shown(path)}"
     try:
@@ -194,7 +194,7 @@ _TLS_FIXES = {
 def _certificate(where: str, path: str) -> Finding:
     import ssl
 
-    from .certinfo import describe_file
+    from .probe.certinfo import describe_file
 
     try:
         info = describe_file(path)
@@ -260,8 +260,8 @@ def _network(
     registry: Connections, aliases: "dict[str, AliasConfig]", timeout: float | None
 ) -> list[Finding]:
     """Probe every stored alias at once, as `conn list --check` does."""
-    from .health import check_many
-    from .tlsfiles import TLSFileError, read_tls_files
+    from .probe.health import check_many
+    from .probe.tlsfiles import TLSFileError, read_tls_files
 
     probes, found = [], []
     for alias, config in aliases.items():

@@ -14,12 +14,12 @@
     └── ProfileException                 profile or state file unusable       → 6
         ├── ProfileLockException         lock not obtained in time            → 6
         └── FileLimitException           not a regular file, or over conn's   → 6
-                                         size or nesting limit (bounded.py;
+                                         size or nesting limit (untrusted.py;
                                          `conn import`'s file: 2)
 
     PlainSecretWarning (a UserWarning)   a plain secret in the profile
     UntrustedFileWarning (a UserWarning) a state or cache file others could have written,
-                                         not believed (trust.py; `-v` prints it)
+                                         not believed (storage/trust.py; `-v` prints it)
 
 `OUTCOMES` is the one table from a probe's outcome (the health core's status names) to
 the exit code and the exception that reports it; `HealthResult.exit_code` reads it too.

@@ -36,7 +36,7 @@ from .inventory import Inventory, Snapshot, Target, service_discovery
 from .untrusted import escape
 
 if TYPE_CHECKING:
-    from .readiness import ReadySpec
+    from .probe.request import ReadySpec
     from .registry import Connections
 
 SCRAPE_MARGIN_S = 0.5  # taken off the scrape's timeout, as blackbox_exporter's default offset
@@ -175,7 +175,7 @@ def _ready(collections: list[str], given: dict[str, list[str]]) -> ReadySpec | N
         flags[name] = bool(values) and _FLAGS[values[0]]
     if not (collections or flags["loaded"] or flags["ready"]):
         return None
-    from .readiness import make_spec
+    from .probe.readiness import make_spec
 
     try:
         return make_spec(collections, flags["loaded"])
@@ -265,7 +265,7 @@ def serve(
     profile that became unreadable); `on_listening(url, aliases)` is called once bound."""
     import asyncio
 
-    from .channel import load_grpc
+    from .probe.channel import load_grpc
 
     host, port = listen_address(listen)
     exporter = Exporter(registry, report, limits)  # an unreadable profile fails here

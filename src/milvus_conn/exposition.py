@@ -27,7 +27,7 @@ from prometheus_client.process_collector import ProcessCollector
 from .untrusted import escape
 
 if TYPE_CHECKING:
-    from .health import HealthResult
+    from .probe.results import HealthResult
 
 # The text format Prometheus has always read (prometheus_client's own name for it moved).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -16,7 +16,8 @@ from .config import AliasConfig
 from .errors import MilvusException
 
 if TYPE_CHECKING:
-    from . import health
+    from .probe.request import Probe
+    from .probe.results import HealthResult
 
 
 class AliasInfo(NamedTuple):
@@ -27,7 +28,7 @@ class AliasInfo(NamedTuple):
     config: AliasConfig | None  # its public() view is what may be shown; None if unusable
     connected: bool
     default: bool
-    health: "health.HealthResult | None" = None
+    health: "HealthResult | None" = None
     builtin: bool = False  # the implicit `default`: not stored, no $MILVUS_URI
     error: MilvusException | None = None
     profile: Path | None = None  # the file that defines it (None: built in, or embedded)
@@ -39,15 +40,15 @@ class Answer(NamedTuple):
 
     alias: str
     config: dict[str, Any]
-    result: "health.HealthResult | None" = None
+    result: "HealthResult | None" = None
     error: MilvusException | None = None
 
     @property
-    def outcome(self) -> "health.HealthResult | MilvusException | None":
+    def outcome(self) -> "HealthResult | MilvusException | None":
         return self.error if self.error is not None else self.result
 
 
-ProbeFor = Callable[[str, AliasConfig], "health.Probe"]
+ProbeFor = Callable[[str, AliasConfig], "Probe"]
 
 
 def describe(
@@ -61,7 +62,7 @@ def describe(
 ) -> list[AliasInfo]:
     """A row per alias; with `probe_for`, every usable alias probed at once."""
     errors = {a: _naming(a, e) for a, e in entries.items() if isinstance(e, MilvusException)}
-    results: dict[str, health.HealthResult] = {}
+    results: dict[str, HealthResult] = {}
     if probe_for is not None:
         probes = {}
         for alias, config in entries.items():
@@ -119,19 +120,19 @@ def combined_exit_code(codes: Sequence[int], *, any_: bool = False) -> int:
     return max(codes)
 
 
-def _check_all(probes: "dict[str, health.Probe]") -> "dict[str, health.HealthResult]":
+def _check_all(probes: "dict[str, Probe]") -> "dict[str, HealthResult]":
     if not probes:
         return {}
-    from .health import check_many
+    from .probe.health import check_many
 
     return dict(zip(probes, check_many(list(probes.values())), strict=True))
 
 
-def _readable(probe: "health.Probe") -> "health.Probe":
+def _readable(probe: "Probe") -> "Probe":
     """The probe, once its TLS files were read and checked: a file that cannot be used is
     this alias's error (exit 2, as for `connect`), not the failure of the whole fan-out."""
     if probe.target.secure:
-        from .tlsfiles import read_tls_files
+        from .probe.tlsfiles import read_tls_files
 
         read_tls_files(probe.target)
     return probe

@@ -23,9 +23,9 @@ from .errors import MilvusException
 
 if TYPE_CHECKING:
     from .config import AliasConfig
-    from .health import Probe
-    from .profile import Profile
+    from .probe.request import Probe
     from .registry import Connections
+    from .storage.profile import Profile
 
 REFRESH_S = 1.0  # how often the profile's files are looked at (a stat each, when unchanged)
 

@@ -1,8 +1,8 @@
 """`conn login` and `conn logout`: a secret tested against its server, then kept in the
-OS credential store (keystore.py) for the alias's server and user; and taken out again.
+OS credential store (secrets/keystore.py) for the alias's server and user; and taken out again.
 
 Login stores nothing unless the server accepted the secret, and then writes only the
-store and this user's record of logins (logins.py): never the profile, except to move
+store and this user's record of logins (secrets/logins.py): never the profile, except to move
 a plain secret of the alias out of a profile it may write. Any failure after the store
 was written puts the store and the record back as they were.
 """
@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .config import secret_problem
 from .connection import probe_request, run
-from .endpoint import Credentials
 from .errors import ConnectionConfigException, MilvusException, ProfileException, probe_failure
-from .logins import Login
-from .profile import with_aliases
+from .probe.endpoint import Credentials
+from .secrets.logins import Login
+from .storage.profile import with_aliases
 
 if TYPE_CHECKING:
     from .catalog import Catalog
-    from .keystore import Keystore
-    from .profile import Profile
     from .resolve import Resolved
+    from .secrets.keystore import Keystore
+    from .storage.profile import Profile
 
 KINDS = ("password", "token")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .files import atomic_write
+from .storage.files import atomic_write
 
 if TYPE_CHECKING:
-    from .health import HealthResult
+    from .probe.results import HealthResult
 
 TEXTFILE_MODE = 0o644  # read by node-exporter; it holds no secret
 

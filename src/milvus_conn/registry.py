@@ -1,7 +1,7 @@
 """The connection registry: pymilvus's `connections`, persistent and shared by processes.
 
-Aliases live in the profile (one file, or several layered: layers.py); which of them
-are connected lives in this user's state file for it (paths.py), so `conn connect prod`
+Aliases live in the profile (one file, or several layered: storage/layers.py); which of them
+are connected lives in this user's state file for it (storage/paths.py), so `conn connect prod`
 in a shell and `connections.has_connection("prod")` in Python agree. `Connections` is
 short methods over: catalog.py (what exists, state, live handles), resolve.py (an alias
 into what to connect with), connection.py (probes), handoff.py (pymilvus), edits.py.
@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import edits, fanout, handoff, lite
+from . import fanout, handoff, lite
 from . import resolve as res
 from .catalog import STATE_ONLY, Catalog
 from .config import AliasConfig, check_alias, check_alias_type, check_printable, check_timeout
@@ -29,17 +29,18 @@ from .errors import (
     probe_failure,
 )
 from .fanout import AliasInfo
-from .layers import LayeredStore, ProfileSpec
-from .profile import with_aliases, without_alias
-from .store import ProfileStore
+from .storage import edits
+from .storage.layers import LayeredStore, ProfileSpec
+from .storage.profile import with_aliases, without_alias
+from .storage.store import ProfileStore
 
 if TYPE_CHECKING:  # the health core is imported only by what probes: offline commands skip it
     from pymilvus import AsyncMilvusClient, MilvusClient
 
-    from . import health
     from .login import LoggedIn
-    from .logins import Login
-    from .readiness import ReadySpec
+    from .probe.request import Gates, Probe, ReadySpec
+    from .probe.results import HealthResult
+    from .secrets.logins import Login
 
 __all__ = ["AliasInfo", "Connection", "Connections", "builtin_alias"]
 
@@ -88,7 +89,7 @@ class Connections:
         token: str = "",
         *,
         wait: float = 0,
-        gates: health.Gates | None = None,
+        gates: Gates | None = None,
         want_certificate: bool = False,
         ready: ReadySpec | None = None,
         **kwargs: Any,
@@ -195,9 +196,9 @@ class Connections:
         probe: bool = True,
         wait: float = 0,
         timeout: float | None = None,
-        gates: health.Gates | None = None,
+        gates: Gates | None = None,
         ready: ReadySpec | None = None,
-    ) -> health.HealthResult | None:
+    ) -> HealthResult | None:
         """`conn has`: known and connected; then (unless `probe=False`) healthy now, or
         within `wait` s (and ready, when asked)."""
         handle = self._catalog.live(check_alias(self.resolve_alias(alias)))
@@ -223,10 +224,10 @@ class Connections:
         loaded: bool = False,
         timeout: float | None = None,
         wait: float = 0,
-    ) -> health.HealthResult:
+    ) -> HealthResult:
         """Healthy, its database usable with these credentials, each collection there (and
         loaded, with `loaded`); else a `ProbeException` subclass naming what is missing."""
-        from .readiness import make_spec
+        from .probe.readiness import make_spec
 
         spec = make_spec(collections, loaded)
         name = check_alias(self.resolve_alias(alias))
@@ -250,10 +251,10 @@ class Connections:
 
     def watch(
         self, alias: str | None = None, *, interval: float = 2.0, until: float | None = None
-    ) -> Iterator[health.HealthResult]:
+    ) -> Iterator[HealthResult]:
         """`conn watch`: the alias's health now, then each change of status."""
         alias = check_alias(self.resolve_alias(alias))
-        from . import watch
+        from .probe import watch
 
         if check_timeout(interval, "interval") < watch.MIN_INTERVAL:
             raise ConnectionConfigException(
@@ -264,7 +265,7 @@ class Connections:
         probe = self.probe_for(alias, self._catalog.require(alias), None)
         return watch.changes(probe, interval=interval, until=until)
 
-    def probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> health.Probe:
+    def probe_for(self, alias: str, config: AliasConfig, timeout: float | None) -> Probe:
         """The probe of an alias (connected or not) with this config: `conn list --check`."""
         return probe_of(self._catalog.stored(alias, config), timeout)
 
@@ -343,7 +344,7 @@ def _answer(
     probe: bool = True,
     wait: float = 0,
     timeout: float | None = None,
-    gates: health.Gates | None = None,
+    gates: Gates | None = None,
     ready: ReadySpec | None = None,
 ) -> fanout.Answer:
     """A connected alias's answer: its public config and, unless not asked, its probe."""
@@ -353,9 +354,7 @@ def _answer(
     return fanout.Answer(handle.alias, handle.config.public(), run(asked, wait))
 
 
-def _healthy(
-    result: health.HealthResult, what: str, handle: Connection, failed: str = ""
-) -> health.HealthResult:
+def _healthy(result: HealthResult, what: str, handle: Connection, failed: str = "") -> HealthResult:
     """The result if healthy, else its outcome's exception naming alias and address."""
     if not result.healthy:
         message = f"{what} ({handle.address}){failed}: {result.reason}"

@@ -8,7 +8,7 @@ then `$MILVUS_URI`, then the stored alias (with the options given laid over it).
 built-in alias (`$MILVUS_CONN_ALIAS`, else `default`) exists without being stored: it
 is `$MILVUS_URI`, else localhost:19530. The user and db_name given win over the alias's
 own; pymilvus's `db_name="default"` means "not chosen". Secrets come from
-credentials.py, in its order.
+secrets/sources.py, in its order.
 
 Sources, as `--explain` shows them: `flag` (an option given), `profile:PATH` (stored in
 that file), `uri` (read from the alias's URI: address, TLS from https, user, db_name),
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import address as addr
 from .config import COMMAND_KEYS, SECRET_KEYS, TLS_FILE_KEYS, AliasConfig, check_printable
-from .credentials import SECRET_KINDS, Secrets
-from .endpoint import Credentials, Target
 from .errors import ConnectionConfigException, ExitCode
+from .probe.endpoint import Credentials, Target
+from .secrets.sources import SECRET_KINDS, Secrets
 
 if TYPE_CHECKING:
-    from .keystore import Keystore
+    from .secrets.keystore import Keystore
 
 TARGET_KEYS = ("address", "uri", "host", "port")
 CREDENTIAL_KEYS = ("user", "password", "token", "db_name")
@@ -53,7 +53,7 @@ class Resolved:
     """One alias, resolved: the config to connect with, the user and database, the
     channel's target, each setting's source, and whether a new alias should be stored
     once connected. Its secrets are found only when `credentials` is first read (a
-    probe, a client); that raises when a source fails (credentials.py)."""
+    probe, a client); that raises when a source fails (secrets/sources.py)."""
 
     __slots__ = ("_credentials", "_sources", "alias", "config", "db_name", "origin", "persist",
                  "secrets", "target", "user")  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import PROBES, TLS_FILE_KEYS
-from .profile import PROFILE_VERSION
+from .storage.profile import PROFILE_VERSION
 
 _TEXT = {"type": "string"}
 _FIELDS: dict[str, tuple[dict[str, Any], str]] = {

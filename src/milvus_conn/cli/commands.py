@@ -15,9 +15,9 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from ..compat import click_exception_base, init_completion_classes
 from ..errors import ExitCode, MilvusException
 from ..registry import Connections
+from .compat import click_exception_base, init_completion_classes
 from .output import Outcome, Output
 from .session import session, start
 

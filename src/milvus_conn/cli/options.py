@@ -42,10 +42,10 @@ def complete_alias(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def gates(min_version: str | None, max_latency: float | None, min_days: int | None) -> Any:
-    """health.Gates, imported here: the health core loads only for commands that probe."""
+    """request.Gates, or None when no gate is asked for (probe/gates.py imports no grpc)."""
     if min_version is None and max_latency is None and min_days is None:
         return None
-    from ..health import make_gates
+    from ..probe.gates import make_gates
 
     try:
         return make_gates(min_version, max_latency, min_days)
@@ -54,10 +54,10 @@ def gates(min_version: str | None, max_latency: float | None, min_days: int | No
 
 
 def ready_spec(ready: bool, collections: list[str] | None, loaded: bool) -> Any:
-    """readiness.ReadySpec, or None when not asked for (readiness.py imports no grpc)."""
+    """request.ReadySpec, or None when not asked for (probe/readiness.py imports no grpc)."""
     if not (ready or collections or loaded):
         return None
-    from ..readiness import make_spec
+    from ..probe.readiness import make_spec
 
     return make_spec(tuple(collections or ()), loaded)
 

@@ -26,9 +26,9 @@ from ..untrusted import escape_json
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from ..health import HealthResult
     from ..login import LoggedIn
-    from ..logins import Login
+    from ..probe.results import HealthResult
+    from ..secrets.logins import Login
 
     Answer: TypeAlias = HealthResult | MilvusException | None  # a result, an error, or not probed
 
@@ -267,8 +267,8 @@ def login_lines(done: LoggedIn) -> list[str]:
 
 def kept_login_lines(logins: Sequence[Login]) -> list[str]:
     """`conn remove`: a stored secret stays, since other aliases may share it."""
-    from ..keystore import service, username
     from ..login import whom
+    from ..secrets.keystore import service, username
 
     return [
         f"Note: the {login.kind} conn login stored for {whom(login)} stays in the OS "

@@ -43,13 +43,17 @@ class Doubt:
         return f"{what} {self.path} {self.problem}; fix: {self.fix}"
 
 
-def problem(st: os.stat_result) -> str:
+def problem(st: os.stat_result, *, sticky_protects: bool = False) -> str:
     """What is unsafe in a file's or directory's stat: not ours (nor root's), or writable
-    by group or others; "" when it is safe."""
+    by group or others; "" when it is safe. With `sticky_protects`, a directory with the
+    sticky bit (like /tmp) counts as safe for the files in it: no one else can replace
+    them (true of a profile someone keeps there, not of conn's own state directory)."""
     me = os.getuid()
     if st.st_uid not in (me, 0):
         return f"belongs to uid {st.st_uid}, not to you (uid {me})"
     if not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return ""
+    if sticky_protects and stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
         return ""
     bits = (("group", stat.S_IWGRP), ("others", stat.S_IWOTH))
     writers = " and ".join(who for who, bit in bits if st.st_mode & bit)

@@ -21,13 +21,23 @@ ARCHITECTURE.md draws the core's boundary: it imports nothing of aliases or file
 # ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from ..untrusted import server_text
 from .channel import load_grpc, open_channel
-from .endpoint import Credentials, Target
-from .errors import OUTCOMES
-from .gates import NO_GATES, Gates, make_gates, missed_gate  # noqa: F401 (make_gates: the CLI)
-from .untrusted import server_text
+from .endpoint import Target
+from .gates import missed_gate
+from .request import Probe
+from .results import (
+    AUTH_FAILED,
+    HEALTHY,
+    PROTOCOL_GRPC_HEALTH,
+    PROTOCOL_MILVUS,
+    SERVING_STATUS,
+    UNHEALTHY,
+    HealthResult,
+    auth_reason,
+)
 from .wire import (
     CHECK_HEALTH_RESPONSE,
     GET_VERSION_RESPONSE,
@@ -42,21 +52,10 @@ from .wire import (
 if TYPE_CHECKING:
     import grpc
 
-    from .certinfo import CertInfo
-    from .readiness import Readiness, ReadySpec
-
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 MILVUS_CHECK_HEALTH = "/milvus.proto.milvus.MilvusService/CheckHealth"
 MILVUS_GET_VERSION = "/milvus.proto.milvus.MilvusService/GetVersion"
 
-HEALTHY = "healthy"
-UNHEALTHY = "unhealthy"
-UNREACHABLE = "unreachable"
-AUTH_FAILED = "auth_failed"
-
-PROTOCOL_GRPC_HEALTH = "grpc-health"
-PROTOCOL_MILVUS = "milvus"
-SERVING_STATUS = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
 _SERVING = 1
 # Milvus common.Status: ErrorCode.PermissionDenied, and merr's auth codes.
 _MILVUS_AUTH_ERROR_CODES = {3}
@@ -66,61 +65,6 @@ MAX_PAUSE = 2.0
 # The longest wait handed to gRPC or a socket: beyond ~290 years a deadline overflows,
 # and gRPC then fails at once with DEADLINE_EXCEEDED (`--timeout 1e308`).
 MAX_WAIT = 30 * 86400.0
-
-
-class HealthResult(NamedTuple):
-    """What one probe saw. `status` is one of healthy, unhealthy, unreachable, auth_failed."""
-
-    status: str
-    protocol: str | None = None
-    latency_ms: float | None = None
-    server_version: str | None = None
-    reason: str = ""
-    tls: "CertInfo | None" = None  # the server certificate, when it was asked for
-    ready: "Readiness | None" = None  # what the readiness calls saw, when they were asked for
-    detail: str = ""  # gRPC's own text behind `reason`, for --verbose; not in to_dict
-
-    @property
-    def healthy(self) -> bool:
-        return self.status == HEALTHY
-
-    @property
-    def exit_code(self) -> int:
-        return OUTCOMES[self.status][0]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self._asdict().items() if k not in ("tls", "ready", "detail")}
-        return {
-            **data,
-            "exit_code": self.exit_code,
-            "tls_subject": self.tls.subject if self.tls else None,
-            "tls_issuer": self.tls.issuer if self.tls else None,
-            "tls_expires_in_days": self.tls.expires_in_days if self.tls else None,
-        }
-
-
-class Probe(NamedTuple):
-    """One health check to run: target, credentials and what to ask."""
-
-    target: Target
-    credentials: Credentials = Credentials()
-    timeout: float = 10.0
-    service: str = ""
-    protocol: str = "auto"  # auto | grpc-health | milvus
-    want_version: bool = False
-    want_certificate: bool = False
-    gates: Gates = NO_GATES
-    first: str = PROTOCOL_GRPC_HEALTH  # in auto mode: the protocol that answered last time
-    ready: "ReadySpec | None" = None  # past healthy: the database, collections (readiness.py)
-
-    @property
-    def asks_version(self) -> bool:
-        return self.want_version or bool(self.gates.min_version)
-
-    @property
-    def asks_certificate(self) -> bool:
-        wanted = self.want_certificate or self.gates.min_cert_days is not None
-        return wanted and self.target.secure
 
 
 def check(
@@ -306,12 +250,7 @@ class _Checker:
         return HealthResult(HEALTHY, protocol, latency, server_version=version)
 
     def failure(self, exc: "grpc.RpcError") -> HealthResult:
-        """The outcome of a failed call (outcomes.py, which builds on the values above:
-        loaded on the first failure only)."""
+        """The outcome of a failed call (outcomes.py, loaded on the first failure only)."""
         from .outcomes import failure
 
         return failure(self.probe, exc)
-
-
-def auth_reason(details: str) -> str:
-    return f"authentication failed: {details}" if details else "authentication failed"

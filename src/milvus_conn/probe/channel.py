@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import grpc
 
-    from .health import Target
+    from .endpoint import Target
 
 
 def load_grpc() -> Any:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import SECRET_KEYS, AliasConfig
-from .errors import ConnectionConfigException, FileLimitException, ProfileException
+from ..config import SECRET_KEYS, AliasConfig
+from ..errors import ConnectionConfigException, FileLimitException, ProfileException
 
 PROFILE_VERSION = 1
 _KNOWN_KEYS = ("version", "connections", "default_alias")
@@ -93,7 +93,7 @@ def within_limits(parse: Callable[[], Any], where: str) -> Any:
     """`parse()`'s document (its own decoding errors raised as ProfileException), or
     FileLimitException naming `where`: an integer past Python's digit limit (the one
     ValueError left), or nesting past MAX_DEPTH, measured or met as RecursionError."""
-    from .bounded import TOO_DEEP, TOO_LONG, too_deep  # here: only a real parse needs them
+    from ..untrusted import TOO_DEEP, TOO_LONG, too_deep  # here: only a real parse needs them
 
     try:
         document = parse()

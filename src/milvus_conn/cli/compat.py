@@ -7,8 +7,6 @@ looked up where it is used.
 
 from __future__ import annotations
 
-from typing import Any
-
 
 def click_exception_base() -> type[Exception]:
     """The base class of click's usage errors (`ClickException`), to catch them all.
@@ -33,16 +31,3 @@ def init_completion_classes() -> None:
     from typer._completion_classes import completion_init
 
     completion_init()
-
-
-def decode_certificate_file(path: str) -> dict[str, Any]:
-    """The fields of the first certificate in a PEM file, as `SSLSocket.getpeercert()`
-    gives them for a verified peer.
-
-    The standard library has no public decoder for a certificate it did not verify;
-    `ssl._ssl._test_decode_cert` is the one `getpeercert()` uses (and CPython's tests).
-    The public replacement is the `cryptography` package (`x509.load_pem_x509_certificate`),
-    a compiled dependency conn does not otherwise need."""
-    import ssl  # here: most commands never need it
-
-    return ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined,no-any-return]

@@ -12,8 +12,8 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .config import COMMAND_KEYS, SECRET_KEYS, AliasConfig, check_alias
-from .errors import (
+from ..config import COMMAND_KEYS, SECRET_KEYS, AliasConfig, check_alias
+from ..errors import (
     AliasExistsException,
     ConnectionConfigException,
     ConnectionNotExistException,
@@ -77,7 +77,7 @@ def read_import(path: str | os.PathLike[str]) -> Mapping[str, AliasConfig]:
     """The aliases of a file to import; one unusable alias refuses the whole file. The
     file is an argument: one that is missing, not a regular file, or over conn's size or
     nesting limits is a usage error (exit 2); one that does not parse is a profile's."""
-    from .bounded import UnreadableFile, refuse_special, unreadable
+    from ..untrusted import UnreadableFile, refuse_special, unreadable
 
     try:
         refuse_special(path, os.stat(path).st_mode)

@@ -6,24 +6,13 @@ Pure judgments on what a probe saw; no I/O, no grpc: the CLI builds gates from i
 options before it knows whether anything will be probed.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
-# ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import re
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from .request import Gates
 
 if TYPE_CHECKING:
-    from .health import HealthResult
-
-
-class Gates(NamedTuple):
-    """Requirements beyond "healthy": a failed gate makes the result unhealthy."""
-
-    min_version: str = ""
-    max_latency_ms: float | None = None
-    min_cert_days: int | None = None
-
-
-NO_GATES = Gates()
+    from .results import HealthResult
 
 
 def make_gates(

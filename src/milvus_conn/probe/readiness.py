@@ -22,16 +22,24 @@ collection. The core stays a leaf: it knows health results, never aliases or pro
 # No `from __future__ import annotations`: typing.NamedTuple compiles string annotations.
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
+from ..errors import ConnectionConfigException
+from ..untrusted import server_text
 from . import wire
 from .channel import load_grpc
-from .errors import ConnectionConfigException
-from .health import AUTH_FAILED, UNHEALTHY, HealthResult
-from .untrusted import server_text
-
-if TYPE_CHECKING:
-    from .health import _Checker
+from .request import Probe, ReadySpec
+from .results import (
+    AUTH_FAILED,
+    LOADED,
+    LOADING,
+    MISSING,
+    UNHEALTHY,
+    CollectionState,
+    HealthResult,
+    Readiness,
+    state_text,
+)
 
 SHOW_COLLECTIONS = "/milvus.proto.milvus.MilvusService/ShowCollections"
 GET_LOAD_STATE = "/milvus.proto.milvus.MilvusService/GetLoadState"
@@ -41,19 +49,11 @@ _SCHEMAS = {
 }
 # common.LoadState, by number (NotExist, NotLoad, Loading, Loaded).
 LOAD_STATES = {0: "missing", 1: "not_loaded", 2: "loading", 3: "loaded"}
-LOADED, LOADING, MISSING = "loaded", "loading", "missing"
 _DATABASE_NOT_FOUND = 800  # merr.ErrDatabaseNotFound in Milvus 2.3 and 2.5
 _NO_DATABASE = re.compile(r"database\b.*\b(not found|does not exist)", re.IGNORECASE)
 # common.Status: ErrorCode.PermissionDenied, and merr's auth and privilege codes.
 _REFUSED_ERROR_CODES = {3}
 _REFUSED_CODES = {1400, 1401, 1402}
-
-
-class ReadySpec(NamedTuple):
-    """What "ready" means for one probe: the database always, these collections, loaded?"""
-
-    collections: tuple[str, ...] = ()
-    loaded: bool = False
 
 
 def make_spec(collections: Sequence[str] = (), loaded: bool = False) -> ReadySpec:
@@ -73,30 +73,18 @@ def make_spec(collections: Sequence[str] = (), loaded: bool = False) -> ReadySpe
     return ReadySpec(tuple(collections), loaded)
 
 
-class CollectionState(NamedTuple):
-    name: str
-    exists: bool
-    load_state: str  # loaded | loading | not_loaded | missing
-    progress: int | None = None  # percent loaded; None when unknown or missing
+class Calls(Protocol):
+    """What readiness needs of the probe it extends (health._Checker): the probe, its
+    channel, metadata and deadline, and how a failed call reads. A protocol, so that
+    readiness and the health core do not import each other."""
 
+    probe: Probe
+    channel: Any
+    metadata: tuple[tuple[str, str], ...]
 
-class Readiness(NamedTuple):
-    """What the readiness calls saw: the database, and each collection asked for."""
+    def remaining(self, floor: float = 0.001) -> float: ...
 
-    database: str
-    collections: tuple[CollectionState, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "database": self.database,
-            "collections": [state._asdict() for state in self.collections],
-        }
-
-    def summary(self) -> str:
-        """`database 'shop' ready; 'books' loaded, 'films' loading (40%)`."""
-        text = f"database {self.database!r} ready"
-        states = [f"{c.name!r} {_state_text(c)}" for c in self.collections]
-        return text + ("; " + ", ".join(states) if states else "")
+    def failure(self, exc: Any) -> HealthResult: ...
 
 
 class _NotReady(Exception):
@@ -105,7 +93,7 @@ class _NotReady(Exception):
         self.status, self.reason = status, reason
 
 
-def check_ready(checker: "_Checker", result: HealthResult) -> HealthResult:
+def check_ready(checker: "Calls", result: HealthResult) -> HealthResult:
     """`result` (healthy) held to `checker.probe.ready`: unhealthy naming what is missing,
     auth_failed for a refused permission, else healthy with `ready` filled in."""
     spec = checker.probe.ready
@@ -142,15 +130,9 @@ def _unmet(readiness: Readiness, loaded: bool) -> str:
         if not state.exists:
             return f"collection {state.name!r} does not exist {where}"
         if loaded and state.load_state != LOADED:
-            shown = _state_text(state).replace(" (", ", ").rstrip(")")
+            shown = state_text(state).replace(" (", ", ").rstrip(")")
             return f"collection {state.name!r} {where} is not loaded (state: {shown})"
     return ""
-
-
-def _state_text(state: CollectionState) -> str:
-    if state.load_state == LOADING and state.progress is not None:
-        return f"loading ({state.progress}%)"
-    return state.load_state
 
 
 def _show_request(database: str, loading: tuple[str, ...] = ()) -> bytes:
@@ -176,14 +158,14 @@ class _Sent(NamedTuple):
     schema: wire.Schema
 
 
-def _send(checker: "_Checker", method: str, request: bytes) -> _Sent:
+def _send(checker: "Calls", method: str, request: bytes) -> _Sent:
     """The call in flight: all of a check's calls share one round trip."""
     stub = checker.channel.unary_unary(method)
     future = stub.future(request, timeout=checker.remaining(), metadata=checker.metadata)
     return _Sent(method, future, _SCHEMAS[method])
 
 
-def _reply(checker: "_Checker", sent: _Sent, what: str) -> tuple[dict[str, Any], int, str]:
+def _reply(checker: "Calls", sent: _Sent, what: str) -> tuple[dict[str, Any], int, str]:
     """The decoded reply and its status (code, reason); _NotReady for a failed call,
     wire.MalformedReply for a reply that does not decode."""
     grpc = load_grpc()
@@ -207,7 +189,7 @@ def _reply(checker: "_Checker", sent: _Sent, what: str) -> tuple[dict[str, Any],
     return fields, (code or error_code), server_text(reason)
 
 
-def _database(checker: "_Checker", sent: _Sent, database: str) -> set[str]:
+def _database(checker: "Calls", sent: _Sent, database: str) -> set[str]:
     """The names of the database's collections; _NotReady when it cannot be listed."""
     fields, code, reason = _reply(checker, sent, f"ShowCollections in database {database!r}")
     if code == _DATABASE_NOT_FOUND or (code and _NO_DATABASE.search(reason)):
@@ -217,14 +199,14 @@ def _database(checker: "_Checker", sent: _Sent, database: str) -> set[str]:
     return set(fields["collection_names"])
 
 
-def _load_state(checker: "_Checker", sent: _Sent, name: str) -> str:
+def _load_state(checker: "Calls", sent: _Sent, name: str) -> str:
     fields, code, reason = _reply(checker, sent, f"GetLoadState of collection {name!r}")
     if code:
         raise _NotReady(UNHEALTHY, f"load state of collection {name!r}: {reason or code}")
     return LOAD_STATES.get(fields["state"], MISSING)
 
 
-def _progress(checker: "_Checker", database: str, loading: list[str]) -> dict[str, int]:
+def _progress(checker: "Calls", database: str, loading: list[str]) -> dict[str, int]:
     """Loading percentages by name; best effort ({} when the server will not say)."""
     if not loading:
         return {}

@@ -32,14 +32,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import AliasConfig
+from ..errors import ProfileException, UntrustedFileWarning
 from . import trust
-from .config import AliasConfig
-from .errors import ProfileException, UntrustedFileWarning
 from .files import atomic_write, make_dirs
 from .profile import Profile, checked
 
 CACHE_FORMAT = 2  # 2: values are checked for control characters; older caches are stale
-CACHE_LIMIT = 48 * 1024 * 1024  # a profile and a state file (bounded.PROFILE_LIMIT each)
+CACHE_LIMIT = 48 * 1024 * 1024  # a profile and a state file (untrusted.PROFILE_LIMIT each)
 StatKey = tuple[int, ...]
 
 

@@ -10,18 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from .channel import load_grpc
-from .health import (
-    MAX_WAIT,
-    PROTOCOL_GRPC_HEALTH,
-    PROTOCOL_MILVUS,
-    SERVING_STATUS,
-    UNHEALTHY,
-    HealthResult,
-    Probe,
-    check,
-    open_channel,
-)
+from .channel import load_grpc, open_channel
+from .health import MAX_WAIT, check
+from .request import Probe
+from .results import PROTOCOL_GRPC_HEALTH, PROTOCOL_MILVUS, SERVING_STATUS, UNHEALTHY, HealthResult
 from .wire import HEALTH_CHECK_RESPONSE, MalformedReply, decode_reply, encode_string_field
 
 HEALTH_WATCH = "/grpc.health.v1.Health/Watch"

@@ -3,27 +3,19 @@
 gRPC does not hand a client its peer's certificate, so this makes one more TLS
 handshake with the standard library, verifying nothing (it describes; the probe
 judges), offering the client certificate when there is one, and reads the fields
-with the ssl module's own decoder (compat.py). Part of the health core: it imports
-nothing of ours but compat.py, a leaf.
+with the ssl module's own decoder (`decode_certificate_file`, the one private API of
+the standard library conn leans on, at the end with its reason). Part of the health
+core; `CertInfo` itself lives with the other results (results.py).
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple compiles string annotations,
-# ~0.5 ms per class on every start-up. Forward references are quoted instead.
 import contextlib
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
-from .compat import decode_certificate_file
+from .results import CertInfo
 
 _SECONDS_PER_DAY = 86400
-
-
-class CertInfo(NamedTuple):
-    subject: str
-    issuer: str
-    not_after: str
-    expires_in_days: int
 
 
 def _name(rdns: Any) -> str:
@@ -99,3 +91,16 @@ def peer_certificate(
         return describe_der(der) if der else None
     except (OSError, ssl.SSLError, ValueError, KeyError):
         return None
+
+
+def decode_certificate_file(path: str) -> dict[str, Any]:
+    """The fields of the first certificate in a PEM file, as `SSLSocket.getpeercert()`
+    gives them for a verified peer.
+
+    The standard library has no public decoder for a certificate it did not verify;
+    `ssl._ssl._test_decode_cert` is the one `getpeercert()` uses (and CPython's tests).
+    The public replacement is the `cryptography` package (`x509.load_pem_x509_certificate`),
+    a compiled dependency conn does not otherwise need."""
+    import ssl  # here: most commands never need it
+
+    return ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined,no-any-return]

@@ -5,7 +5,7 @@
 2. the environment: `CONN_<ALIAS>_PASSWORD` / `CONN_<ALIAS>_TOKEN` first (alias
    upper-cased, other characters `_`: a per-run override of this one alias), then the
    variable the alias names (`password_env`, `token_env`);
-3. the alias's command (`password_command`, `token_command`: secretcommand.py);
+3. the alias's command (`password_command`, `token_command`: commands.py);
 4. the OS credential store, when `conn login` stored a secret for the alias's server
    and user (keystore.py; logins.py records which, so no other alias asks the store);
 5. a plain `password` / `token` in the profile.
@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import AliasConfig
-from .errors import ProfileException
+from ..config import AliasConfig
+from ..errors import ProfileException
 
 if TYPE_CHECKING:
     from .keystore import Keystore
@@ -139,20 +139,20 @@ class Secrets:
     def from_command(self, kind: str, command: str) -> str:
         """What the command prints, once its file is trusted; ProfileException (exit 6)
         naming the alias and the command when it gives nothing."""
-        from . import secretcommand
+        from . import commands
 
         name = f"{kind}_command"
         where = f"alias {self.alias!r}: {name} `{command}`"
         if self.command_file is not None:
-            problem = secretcommand.file_problem(self.command_file)
+            problem = commands.file_problem(self.command_file)
             if problem:
                 raise ProfileException(
                     f"{where} was not run: a command is code, and {problem}, so another "
                     "user could have written it"
                 )
         try:
-            return secretcommand.run(name, command, self.timeout)
-        except secretcommand.CommandFailed as exc:
+            return commands.run(name, command, self.timeout)
+        except commands.CommandFailed as exc:
             raise ProfileException(f"{where} gave no {kind}: it {exc}") from None
 
     def _stored(self, keystore: Keystore, login: Login) -> str:

@@ -7,22 +7,21 @@ else the server answered is unhealthy. gRPC's text rides along in `detail` for
 `--verbose`. Loaded by the health core on the first failed call only.
 """
 
-# No `from __future__ import annotations`, as in health.py.
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..untrusted import server_text
 from .channel import load_grpc
-from .health import (
+from .endpoint import Target
+from .request import Probe
+from .results import (
     AUTH_FAILED,
     PROTOCOL_GRPC_HEALTH,
     UNHEALTHY,
     UNREACHABLE,
     HealthResult,
-    Probe,
-    Target,
     auth_reason,
 )
-from .untrusted import server_text
 
 if TYPE_CHECKING:
     import grpc

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from . import files, paths
+from ..storage import files, paths
 
 
 class Login(NamedTuple):

@@ -21,11 +21,11 @@ import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .address import shown
-from .config import COMMAND_KEYS, AliasConfig, command_words
-from .credentials import SECRET_KINDS, Secrets, override_variable
-from .errors import MilvusException
+from ..address import shown
+from ..config import COMMAND_KEYS, AliasConfig, command_words
+from ..errors import MilvusException
 from .keystore import Keystore
+from .sources import SECRET_KINDS, Secrets, override_variable
 
 OK, NOTE, FIX = "ok", "note", "fix"
 Finding = tuple[str, str, str]
@@ -67,7 +67,7 @@ def _unset(alias: str, config: AliasConfig, secrets: Secrets) -> list[Finding]:
 
 def _commands(alias: str, config: AliasConfig, path: Path | None) -> list[Finding]:
     """Each command's program is there, and its file trusted (nothing is run)."""
-    from . import secretcommand
+    from . import commands
 
     found = []
     for key in COMMAND_KEYS:
@@ -76,7 +76,7 @@ def _commands(alias: str, config: AliasConfig, path: Path | None) -> list[Findin
             continue
         where = f"alias {alias!r}: {key} `{command}`"
         program = command_words(key, command)[0]
-        problem = secretcommand.file_problem(path) if path is not None else ""
+        problem = commands.file_problem(path) if path is not None else ""
         if not _runnable(program):
             found.append((FIX, f"{where}: {program} is not found or not executable",
                           f"install {program}, or set {key} of {alias!r} right"))  # fmt: skip

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from .errors import ProfileException, ProfileLockException
+from ..errors import ProfileException, ProfileLockException
 
 LOCK_TIMEOUT = 10.0
 FILE_MODE = 0o600

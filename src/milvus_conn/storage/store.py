@@ -20,7 +20,7 @@ Parsed files are kept in the parse cache (parsecache.py). A new alias is appende
 the file's text (keeping its comments) rather than the whole file rewritten, where the
 file's layout allows.
 
-Every file is read with bounds (bounded.py): a path that is not a regular file, a file
+Every file is read with bounds (untrusted.read_bounded): a path that is not a regular file, a file
 over PROFILE_LIMIT bytes or nested deeper than MAX_DEPTH is a ProfileException naming
 it, never a hang or a crash. The state file is believed only while no one else could
 have written it (trust.py): otherwise no alias counts as connected, and no state or
@@ -39,13 +39,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import FileLimitException, PlainSecretWarning, ProfileException, UntrustedFileWarning
 from . import files, paths, trust
-from .errors import (
-    FileLimitException,
-    PlainSecretWarning,
-    ProfileException,
-    UntrustedFileWarning,
-)
 from .files import atomic_write, writable
 from .parsecache import ParseCache, StatKey, stat_key, trusted_profile
 from .profile import (
@@ -159,11 +154,11 @@ class ProfileStore:
         except FileNotFoundError:
             return empty
         except OSError as exc:  # a symlink loop, a path through a file, ENAMETOOLONG ...
-            from .bounded import unreadable
+            from ..untrusted import unreadable
 
             raise FileLimitException(str(unreadable(path, exc))) from None
         if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
-            from .bounded import UnreadableFile, refuse_special
+            from ..untrusted import UnreadableFile, refuse_special
 
             try:
                 refuse_special(path, st.st_mode)
@@ -180,7 +175,7 @@ class ProfileStore:
         return value
 
     def _bytes(self, path: Path) -> bytes:
-        from .bounded import PROFILE_LIMIT, UnreadableFile, read_bounded
+        from ..untrusted import PROFILE_LIMIT, UnreadableFile, read_bounded
 
         try:
             return read_bounded(path, PROFILE_LIMIT)

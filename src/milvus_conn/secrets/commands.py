@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import signal
-import stat
 import subprocess
 import time
 from pathlib import Path
 
-from .config import command_words, secret_problem
-from .untrusted import escape
+from ..config import command_words, secret_problem
+from ..untrusted import escape
 
 MAX_OUTPUT = 64 * 1024  # bytes of standard output: far more than any password or token
 MAX_STDERR_SHOWN = 200  # characters of the command's standard error in a message
@@ -35,18 +34,18 @@ class CommandFailed(Exception):
 
 def file_problem(path: Path) -> str:
     """Why a command from `path` must not run ("" if it may): the file or its directory
-    belongs to another user (root aside), or group or others may write it (a directory
-    with the sticky bit, like /tmp, protects the files in it)."""
+    belongs to another user (root aside), or group or others may write it: the rule conn
+    holds its own state to (storage/trust.py), a sticky directory like /tmp aside."""
+    from ..storage.trust import problem
+
     for each in (path, path.parent):
         try:
             st = each.stat()
         except OSError as exc:
             return f"{each} cannot be checked: {exc.strerror}"
-        if st.st_uid not in (os.getuid(), 0):
-            return f"{each} belongs to another user (uid {st.st_uid})"
-        is_dir = stat.S_ISDIR(st.st_mode)
-        if st.st_mode & 0o022 and not (is_dir and st.st_mode & stat.S_ISVTX):
-            return f"{each} can be written by group or others (chmod go-w {each})"
+        found = problem(st, sticky_protects=True)
+        if found:
+            return f"{each} {found}"
     return ""
 
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Union
 
-from .config import AliasConfig
-from .errors import ProfileLockException
+from ..config import AliasConfig
+from ..errors import ProfileLockException
 from .paths import default_profile_path, profile_entries
 from .profile import Profile, State
 from .store import ProfileStore

@@ -2,7 +2,7 @@
 
 The one place conn reads a CA, a server certificate, a client certificate or a client
 key: channel.py before it opens a secure channel, `list --check` before its fan-out, and
-`conn doctor`. Each file is read with bounds (bounded.py: a regular file, at most
+`conn doctor`. Each file is read with bounds (untrusted.read_bounded: a regular file, at most
 TLS_FILE_LIMIT bytes), must hold PEM of its kind, and a client key must not be encrypted:
 OpenSSL would ask for the pass phrase on the terminal, and a probe never waits for input.
 Every refusal is a `TLSFileError` (exit 2) whose message names the option and the path.
@@ -17,9 +17,9 @@ import binascii
 import re
 from typing import NamedTuple
 
-from .bounded import TLS_FILE_LIMIT, UnreadableFile, read_bounded
+from ..errors import ConnectionConfigException
+from ..untrusted import TLS_FILE_LIMIT, UnreadableFile, read_bounded
 from .endpoint import Target
-from .errors import ConnectionConfigException
 
 # Each TLS setting and the option that sets it, in the order conn reads them.
 OPTIONS = {

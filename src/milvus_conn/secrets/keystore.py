@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ProfileException
+from ..errors import ProfileException
 from .logins import Login, Logins
 
 KEYRING_APPLICATION = "Python keyring library"  # the `application` keyring's items carry
