@@ -38,7 +38,11 @@ LIBRARY_EXAMPLES = 200
 OTHER_METHOD_EXAMPLES = 100
 EXIT_CODES = range(7)
 
+# Derandomized: the same examples on every run, so that the counts of accepted and
+# refused inputs the tests assert (proof that not every input is refused) cannot flake.
+# For a random hunt, set "derandomize" to False locally.
 SETTINGS = {
+    "derandomize": True,
     "deadline": None,
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 }
