@@ -267,11 +267,10 @@ def serve(
 ) -> None:
     """Serve until SIGTERM or SIGINT. `report` hears what an operator should know (a
     profile that became unreadable); `on_listening(url, aliases)` is called once bound."""
-    from .channel import load_grpc
+    from .channel import core_kept_up
 
     host, port = listen_address(listen)
     exporter = Exporter(registry, report, limits)  # an unreadable profile fails here
-    load_grpc()  # now, not in the first scrape
     if not is_loopback(host):
         report(
             f"listening on {host}, beyond loopback: whoever reaches it sees the aliases' "
@@ -284,7 +283,8 @@ def serve(
 
     exporter.inventory.start()
     try:
-        exporter.server.run(host, port, listening)
+        with core_kept_up():  # grpc loaded before the first scrape, its core up throughout
+            exporter.server.run(host, port, listening)
     except OSError as exc:
         why = os.strerror(exc.errno) if exc.errno else str(exc)  # the socket's words are long
         raise ConnectionConfigException(f"cannot listen on {listen}: {why}") from None
