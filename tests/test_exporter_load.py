@@ -1,5 +1,6 @@
 """`conn exporter` under load and abuse: 128 concurrent scrapes, a silent alias beside
-healthy ones, a backlog past its limit, hostile query strings and requests, signals."""
+healthy ones, a backlog past its limit, slow clients, hostile query strings and requests,
+signals."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from milvus_conn.httpd import DEFAULT_LIMITS
 
 from .exporters import exporter, until
 from .helpers import before, within, write_profile
@@ -127,6 +130,26 @@ def test_past_512_pending_probes_a_scrape_gets_a_fast_503(running):
             sock.close()
     code, _, stderr = running.stop()  # it stops at once, 512 probes in flight or not
     assert code == 0, stderr
+
+
+def test_slow_clients_hold_no_probe_worker(running):
+    """More clients than probe threads send half a request head and wait (slowloris): each
+    holds a connection, none a worker, and a scrape meanwhile is answered at once."""
+    host, _, port = running.address.rpartition(":")
+    slow = []
+    try:
+        for _ in range(DEFAULT_LIMITS.workers + 72):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            sock.sendall(b"GET /probe?alias=up HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+            slow.append(sock)
+        started = time.monotonic()
+        answer = running.probe("up")
+        took = time.monotonic() - started
+    finally:
+        for sock in slow:
+            sock.close()
+    assert answer.samples()["probe_success"] == 1, answer
+    assert took < before(DEFAULT_LIMITS.client_timeout), took
 
 
 # hostile requests ----------------------------------------------------------------------
