@@ -8,6 +8,7 @@ import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,30 @@ def test_past_512_pending_probes_a_scrape_gets_a_fast_503(running):
             sock.close()
     code, _, stderr = running.stop()  # it stops at once, 512 probes in flight or not
     assert code == 0, stderr
+
+
+def test_probes_past_the_pools_size_wait_for_a_thread_of_it(running):
+    """Twice as many probes as threads on the silent alias: all in flight, on no more
+    threads than the pool's (plus the server's own and gRPC's): never a thread per probe."""
+    request = b"GET /probe?alias=mute HTTP/1.1\r\nHost: x\r\n\r\n"
+    host, _, port = running.address.rpartition(":")
+    held = []
+    try:
+        for _ in range(2 * DEFAULT_LIMITS.workers):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            sock.sendall(request)
+            held.append(sock)
+        until(lambda: _in_flight(running) == 2 * DEFAULT_LIMITS.workers)
+        threads = _threads(running.process.pid)
+    finally:
+        for sock in held:
+            sock.close()
+    assert threads < DEFAULT_LIMITS.workers + 32, threads
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
 
 
 def test_slow_clients_hold_no_probe_worker(running):

@@ -1,20 +1,23 @@
 """httpd.py's own promises, on real sockets: an answer bigger than the kernel takes at
 once reaches a client that reads slowly, whole, while it holds no probe worker and stalls
-no other client; and the server stops when told, answers in flight or not."""
+no other client; a client gets `client_timeout` to send its head, connections past the
+limit are closed at once; and the server stops when told, answers in flight or not."""
 
 from __future__ import annotations
 
 import queue
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from milvus_conn.httpd import Job, Request, Response, Server, text_response
+from milvus_conn.httpd import DEFAULT_LIMITS, Job, Limits, Request, Response, Server, text_response
 
 from .exporters import until
+from .helpers import within
 
 # Loopback takes about 4 MiB into its socket buffers before a sender waits for its reader:
 # 16 MiB cannot be sent at once, from any thread.
@@ -22,9 +25,9 @@ BIG = bytes(range(256)) * (16 * 1024 * 1024 // 256)
 
 
 @contextmanager
-def serving(handler) -> Iterator[tuple[Server, int]]:
+def serving(handler, limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[Server, int]]:
     """A Server on a free loopback port, run by a thread of its own; stopped at the end."""
-    server = Server(handler)
+    server = Server(handler, limits)
     bound: queue.SimpleQueue[int] = queue.SimpleQueue()
     thread = threading.Thread(
         target=server.run, args=("127.0.0.1", 0, lambda _h, port: bound.put(port)), daemon=True
@@ -86,3 +89,32 @@ def test_stop_ends_run_with_an_answer_still_unsent():
         until(lambda: server.open == 1)
     # serving() asserts that run returned; the connection it held is closed:
     assert server.open == 0
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost:"], ids=["nothing", "half a head"])
+def test_a_client_that_does_not_send_its_head_in_time_is_closed_unanswered(sent):
+    limits = Limits(client_timeout=0.5)
+    with serving(big_or_small(on_worker=True), limits) as (server, port):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as idle:
+            idle.sendall(sent)
+            started = time.monotonic()
+            answer = read_all(idle)
+            took = time.monotonic() - started
+        assert answer == b""
+        assert took < within(limits.client_timeout), took
+        until(lambda: server.open == 0)
+
+
+def test_connections_past_the_limit_are_closed_at_once():
+    with serving(big_or_small(on_worker=True), Limits(connections=2)) as (server, port):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(2)]
+        try:
+            until(lambda: server.open == 2)
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as third:
+                assert read_all(third) == b""  # closed before it could ask anything
+            held.pop().close()
+            until(lambda: server.open == 1)
+            assert get(port, "/").endswith(b"\r\n\r\nsmall\n")  # room again
+        finally:
+            for sock in held:
+                sock.close()
