@@ -4,6 +4,7 @@ signals."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import time
@@ -249,6 +250,31 @@ def test_a_signal_stops_it_with_exit_0_at_once_even_mid_probe(running, sig):
         started = time.monotonic()
         code, out, stderr = running.stop(sig)
         took = time.monotonic() - started
+    assert code == 0, stderr
+    assert (out, stderr) == ("", "")
+    assert took < within(1.0), took
+
+
+def test_a_signal_the_kernel_hands_to_another_thread_stops_it_too(running):
+    """A process's signal may go to any of its threads (here one of its Python threads,
+    not the main one, which waits for connections): it still stops at once."""
+    host, _, port = running.address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /probe?alias=mute HTTP/1.1\r\n\r\n")
+        until(lambda: _in_flight(running) == 1)
+        pid = running.process.pid
+        tasks = Path(f"/proc/{pid}/task")
+        python = (tasks / str(pid) / "comm").read_text()  # gRPC's own threads are named
+        other = next(
+            t.name
+            for t in tasks.iterdir()
+            if t.name != str(pid) and (t / "comm").read_text() == python
+        )
+        started = time.monotonic()
+        os.kill(int(other), signal.SIGTERM)
+        running.process.wait(timeout=30)
+        took = time.monotonic() - started
+    code, out, stderr = running.stop()
     assert code == 0, stderr
     assert (out, stderr) == ("", "")
     assert took < within(1.0), took

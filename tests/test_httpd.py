@@ -17,7 +17,7 @@ import pytest
 from milvus_conn.httpd import DEFAULT_LIMITS, Job, Limits, Request, Response, Server, text_response
 
 from .exporters import until
-from .helpers import within
+from .helpers import before, within
 
 # Loopback takes about 4 MiB into its socket buffers before a sender waits for its reader:
 # 16 MiB cannot be sent at once, from any thread.
@@ -83,12 +83,16 @@ def test_a_client_that_does_not_read_its_answer_stalls_no_one(on_worker):
 
 
 def test_stop_ends_run_with_an_answer_still_unsent():
-    with serving(big_or_small(on_worker=False)) as (server, port), socket.socket() as slow:
-        slow.connect(("127.0.0.1", port))
-        slow.sendall(b"GET /big HTTP/1.1\r\n\r\n")
-        until(lambda: server.open == 1)
-    # serving() asserts that run returned; the connection it held is closed:
-    assert server.open == 0
+    with socket.socket() as slow:  # open till after the server stopped
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.settimeout(30)
+        with serving(big_or_small(on_worker=False)) as (server, port):
+            slow.connect(("127.0.0.1", port))
+            slow.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+            until(lambda: server.open == 1 and server.pool.pending == 0)
+        # serving() asserts that run returned; the connection it held is closed:
+        assert server.open == 0
+        assert len(read_all(slow)) < len(BIG)  # cut short
 
 
 @pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost:"], ids=["nothing", "half a head"])
@@ -111,7 +115,10 @@ def test_connections_past_the_limit_are_closed_at_once():
         try:
             until(lambda: server.open == 2)
             with socket.create_connection(("127.0.0.1", port), timeout=30) as third:
+                started = time.monotonic()
                 assert read_all(third) == b""  # closed before it could ask anything
+                took = time.monotonic() - started
+            assert took < before(DEFAULT_LIMITS.client_timeout), took  # at once, not timed out
             held.pop().close()
             until(lambda: server.open == 1)
             assert get(port, "/").endswith(b"\r\n\r\nsmall\n")  # room again
