@@ -1,22 +1,18 @@
 """A small HTTP/1.1 server whose work is bounded: the one place conn serves HTTP.
 
-The standard library's ThreadingHTTPServer starts a thread per request, without limit;
-a burst of scrapes (or of anything else) would start as many. Here one thread, the one
-that calls `Server.run`, holds every connection with a selector: it accepts them (at most
-`Limits.connections` open), reads each request head (at most `Limits.head_bytes`, within
-`Limits.client_timeout`) and answers what is quick itself. Work that blocks, a probe, goes
-with its socket to a fixed pool of `Limits.workers` threads; the thread that ran it sends
-the answer and closes the connection, so a probe's answer takes no hop back (bench row
-8a). Work waiting for a thread is bounded too: past `Limits.pending` the handler answers
-503 at once.
-
-A slow client costs a selector entry, never a worker: the selector thread reads heads,
-and it sends what the kernel could not take at once (within `Limits.client_timeout`).
+The standard library's ThreadingHTTPServer starts a thread per request, without limit.
+Here the thread that calls `Server.run` holds every connection with a selector: it
+accepts them (at most `Limits.connections` open), reads each request head (at most
+`Limits.head_bytes`, within `Limits.client_timeout`) and answers what is quick itself.
+Work that blocks, a probe, goes with its socket to a fixed pool of `Limits.workers`
+threads, and the thread that ran it sends the answer and closes: no hop back (bench row
+8a). A slow client costs a selector entry, never a worker: the selector reads the heads,
+and sends the rest of any answer the kernel could not take at once. Work waiting for a
+thread is bounded too: past `Limits.pending` the handler answers 503 at once.
 
 GET only, one request per connection (`Connection: close`), no request body: enough for
-Prometheus, curl and a browser, and nothing to hold open. The pool's threads are daemon
-threads, so SIGTERM or Ctrl-C ends the process at once even while a probe waits on a
-silent server.
+Prometheus, curl and a browser. The pool's threads are daemon threads, so SIGTERM or
+Ctrl-C ends the process at once even while a probe waits on a silent server.
 """
 
 from __future__ import annotations
@@ -132,36 +128,35 @@ class Server:
         self._selector = selectors.DefaultSelector()
         self._waiting: OrderedDict[_Connection, None] = OrderedDict()  # selected, by deadline
         self._handed_back: queue.SimpleQueue[tuple[_Connection, memoryview]] = queue.SimpleQueue()
-        self._waker, self._wake_me = socket.socketpair()
+        self._waker, self._wake_me = socket.socketpair()  # the selector's alarm clock
+        self._waker.setblocking(False)
+        self._wake_me.setblocking(False)
         self._stopping = False
         self._paused_until = 0.0  # accepting paused (no descriptor left) until then
 
     def run(
         self, host: str, port: int, on_listening: Callable[[str, int], None] = lambda h, p: None
     ) -> None:
-        listener = _listen(host, port, self.limits.connections)
-        self._waker.setblocking(False)
-        self._wake_me.setblocking(False)
-        self._selector.register(listener, selectors.EVENT_READ)
-        self._selector.register(self._waker, selectors.EVENT_READ)
-        try:
-            with self._stopped_by_signals():
-                on_listening(*listener.getsockname()[:2])
-                while not self._stopping:
-                    for key, events in self._selector.select(self._timeout(listener)):
-                        if key.fileobj is listener:
-                            self._accept(listener)
-                        elif key.fileobj is self._waker:
-                            self._woken()
-                        elif events & selectors.EVENT_READ:
-                            self._read(key.data)
-                        else:
-                            self._write(key.data)
-        finally:
-            for conn in list(self._waiting):
-                self._drop(conn)
-            for closing in (self._selector, listener, self._waker, self._wake_me):
-                closing.close()
+        limit = self.limits.connections
+        with self._selector, self._waker, self._wake_me, _listen(host, port, limit) as listener:
+            self._selector.register(listener, selectors.EVENT_READ)
+            self._selector.register(self._waker, selectors.EVENT_READ)
+            try:
+                with self._stopped_by_signals():
+                    on_listening(*listener.getsockname()[:2])
+                    while not self._stopping:
+                        for key, events in self._selector.select(self._timeout(listener)):
+                            if key.fileobj is listener:
+                                self._accept(listener)
+                            elif key.fileobj is self._waker:
+                                self._woken()
+                            elif events & selectors.EVENT_READ:
+                                self._read(key.data)
+                            else:
+                                self._write(key.data)
+            finally:
+                for conn in list(self._waiting):
+                    self._drop(conn)
 
     def stop(self) -> None:
         """Stop serving (from any thread, or a signal handler)."""
@@ -208,23 +203,23 @@ class Server:
         return min(due) - now if due else None
 
     def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                sock, _ = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:  # no descriptor or memory left: connections wait meanwhile
-                self._selector.unregister(listener)
-                self._paused_until = time.monotonic() + _ACCEPT_PAUSE
-                return
-            with self._open_lock:
-                full = self.open >= self.limits.connections
-                self.open += not full
-            if full:
-                sock.close()
-                continue
-            sock.setblocking(False)
-            self._read(_Connection(sock, time.monotonic() + self.limits.client_timeout))
+        """One connection (while more wait, the selector calls again)."""
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # no descriptor or memory left: connections wait in the backlog
+            self._selector.unregister(listener)
+            self._paused_until = time.monotonic() + _ACCEPT_PAUSE
+            return
+        with self._open_lock:
+            full = self.open >= self.limits.connections
+            self.open += not full
+        if full:
+            sock.close()
+            return
+        sock.setblocking(False)
+        self._read(_Connection(sock, time.monotonic() + self.limits.client_timeout))
 
     def _read(self, conn: _Connection) -> None:
         """Read what the client sent; once the head is whole, answer it or hand it to the
