@@ -1,14 +1,19 @@
 """`conn exporter` under load and abuse: 128 concurrent scrapes, a silent alias beside
-healthy ones, a backlog past its limit, hostile query strings and requests, signals."""
+healthy ones, a backlog past its limit, slow clients, hostile query strings and requests,
+signals."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+
+from milvus_conn.httpd import DEFAULT_LIMITS
 
 from .exporters import exporter, until
 from .helpers import before, within, write_profile
@@ -129,6 +134,50 @@ def test_past_512_pending_probes_a_scrape_gets_a_fast_503(running):
     assert code == 0, stderr
 
 
+def test_probes_past_the_pools_size_wait_for_a_thread_of_it(running):
+    """Twice as many probes as threads on the silent alias: all in flight, on no more
+    threads than the pool's (plus the server's own and gRPC's): never a thread per probe."""
+    request = b"GET /probe?alias=mute HTTP/1.1\r\nHost: x\r\n\r\n"
+    host, _, port = running.address.rpartition(":")
+    held = []
+    try:
+        for _ in range(2 * DEFAULT_LIMITS.workers):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            sock.sendall(request)
+            held.append(sock)
+        until(lambda: _in_flight(running) == 2 * DEFAULT_LIMITS.workers)
+        threads = _threads(running.process.pid)
+    finally:
+        for sock in held:
+            sock.close()
+    assert threads < DEFAULT_LIMITS.workers + 32, threads
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+def test_slow_clients_hold_no_probe_worker(running):
+    """More clients than probe threads send half a request head and wait (slowloris): each
+    holds a connection, none a worker, and a scrape meanwhile is answered at once."""
+    host, _, port = running.address.rpartition(":")
+    slow = []
+    try:
+        for _ in range(DEFAULT_LIMITS.workers + 72):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            sock.sendall(b"GET /probe?alias=up HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+            slow.append(sock)
+        started = time.monotonic()
+        answer = running.probe("up")
+        took = time.monotonic() - started
+    finally:
+        for sock in slow:
+            sock.close()
+    assert answer.samples()["probe_success"] == 1, answer
+    assert took < before(DEFAULT_LIMITS.client_timeout), took
+
+
 # hostile requests ----------------------------------------------------------------------
 
 HOSTILE = {
@@ -201,6 +250,31 @@ def test_a_signal_stops_it_with_exit_0_at_once_even_mid_probe(running, sig):
         started = time.monotonic()
         code, out, stderr = running.stop(sig)
         took = time.monotonic() - started
+    assert code == 0, stderr
+    assert (out, stderr) == ("", "")
+    assert took < within(1.0), took
+
+
+def test_a_signal_the_kernel_hands_to_another_thread_stops_it_too(running):
+    """A process's signal may go to any of its threads (here one of its Python threads,
+    not the main one, which waits for connections): it still stops at once."""
+    host, _, port = running.address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /probe?alias=mute HTTP/1.1\r\n\r\n")
+        until(lambda: _in_flight(running) == 1)
+        pid = running.process.pid
+        tasks = Path(f"/proc/{pid}/task")
+        python = (tasks / str(pid) / "comm").read_text()  # gRPC's own threads are named
+        other = next(
+            t.name
+            for t in tasks.iterdir()
+            if t.name != str(pid) and (t / "comm").read_text() == python
+        )
+        started = time.monotonic()
+        os.kill(int(other), signal.SIGTERM)
+        running.process.wait(timeout=30)
+        took = time.monotonic() - started
+    code, out, stderr = running.stop()
     assert code == 0, stderr
     assert (out, stderr) == ("", "")
     assert took < within(1.0), took

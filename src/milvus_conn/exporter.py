@@ -31,7 +31,7 @@ from . import address as addr
 from .connection import run
 from .errors import ConnectionConfigException, ExitCode, MilvusException
 from .exposition import CONTENT_TYPE, ExporterMetrics, ProbeReport, probe_text
-from .httpd import DEFAULT_LIMITS, Limits, Request, Response, Server, WorkerPool, text_response
+from .httpd import DEFAULT_LIMITS, Job, Limits, Request, Response, Server, text_response
 from .inventory import Inventory, Snapshot, Target, service_discovery
 from .untrusted import escape
 
@@ -74,13 +74,12 @@ class Exporter:
         self.inventory = Inventory(registry, report)
         self.metrics = ExporterMetrics()
         self.limits = limits
-        self.pool = WorkerPool(limits.workers)
         self.server = Server(self.handle, limits)
         self._discovery: tuple[Snapshot | None, bytes] = (None, b"")
 
-    async def handle(self, request: Request) -> Response:
+    def handle(self, request: Request) -> Response | Job:
         if request.path == "/probe":
-            return await self.probe(request)
+            return self.probe(request)
         if request.path == "/sd":
             return Response(200, self.discovery(), "application/json")
         if request.path == "/metrics":
@@ -99,7 +98,8 @@ class Exporter:
             self._discovery = (snapshot, json.dumps(service_discovery(snapshot)).encode())
         return self._discovery[1]
 
-    async def probe(self, request: Request) -> Response:
+    def probe(self, request: Request) -> Response | Job:
+        """An answer now (400, 404, 503), or the probe to run on a pool thread."""
         arrived = time.monotonic()
         try:
             asked = parse_probe(request)
@@ -111,19 +111,23 @@ class Exporter:
         if target is None:
             self.metrics.refuse("unknown_alias")
             return text_response(404, f"unknown alias '{_shown(asked.alias)}': not in the profile")
-        if self.pool.pending >= self.limits.pending:
+        if self.server.pool.pending >= self.limits.pending:
             self.metrics.refuse("overloaded")
             message = f"overloaded: {self.limits.pending} probes already running or waiting"
             return text_response(503, message)._replace(headers=(("Retry-After", "1"),))
         deadline = None if asked.budget is None else arrived + asked.budget
         readable = not snapshot.error
         self.metrics.in_flight.inc()
-        try:
-            report = await self.pool.run(lambda: probed(target, asked, deadline, readable))
-        finally:
-            self.metrics.in_flight.dec()
-        self.metrics.probed(report.success)
-        return Response(200, probe_text(report), CONTENT_TYPE)
+
+        def job() -> Response:
+            try:
+                report = probed(target, asked, deadline, readable)
+            finally:
+                self.metrics.in_flight.dec()
+            self.metrics.probed(report.success)
+            return Response(200, probe_text(report), CONTENT_TYPE)
+
+        return job
 
 
 def parse_probe(request: Request) -> Asked:
@@ -263,13 +267,10 @@ def serve(
 ) -> None:
     """Serve until SIGTERM or SIGINT. `report` hears what an operator should know (a
     profile that became unreadable); `on_listening(url, aliases)` is called once bound."""
-    import asyncio
-
-    from .probe.channel import load_grpc
+    from .probe.channel import core_kept_up
 
     host, port = listen_address(listen)
     exporter = Exporter(registry, report, limits)  # an unreadable profile fails here
-    load_grpc()  # now, not in the first scrape
     if not is_loopback(host):
         report(
             f"listening on {host}, beyond loopback: whoever reaches it sees the aliases' "
@@ -282,9 +283,10 @@ def serve(
 
     exporter.inventory.start()
     try:
-        asyncio.run(exporter.server.run(host, port, listening))
+        with core_kept_up():  # grpc loaded before the first scrape, its core up throughout
+            exporter.server.run(host, port, listening)
     except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's words are long
+        why = os.strerror(exc.errno) if exc.errno else str(exc)  # the socket's words are long
         raise ConnectionConfigException(f"cannot listen on {listen}: {why}") from None
     finally:
         exporter.inventory.stop()

@@ -1,7 +1,7 @@
 """`conn exporter`, the one command that serves: the profile's aliases for Prometheus.
 
 Nothing heavy is imported here: `conn --help` builds every command, and the exporter's
-dependencies (prometheus_client, asyncio) load only when `conn exporter` runs.
+dependencies (prometheus_client, its own modules) load only when `conn exporter` runs.
 """
 
 import sys

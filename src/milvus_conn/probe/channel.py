@@ -7,6 +7,8 @@ opened: a file that cannot be used is a TLSFileError (exit 2), before any connec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,3 +35,22 @@ def open_channel(target: Target) -> grpc.Channel:
     credentials = grpc.ssl_channel_credentials(*read_tls_files(target))
     options = [("grpc.ssl_target_name_override", target.server_name)] if target.server_name else []
     return grpc.secure_channel(target.address, credentials, options=options)
+
+
+@contextmanager
+def core_kept_up() -> Iterator[None]:
+    """grpc's core kept initialised for the block. gRPC starts its core (a handful of
+    threads) when a process opens its first channel and stops it when the last one
+    closes, so a process that probes on fresh channels, one at a time, starts and stops
+    it on every probe: half a millisecond of CPU, more from a thread other than the main
+    one. A channel that is never used (and so never connects) keeps the core up; each
+    probe still opens its own channel and connection. `conn exporter` serves inside this
+    (bench row 8a)."""
+    idle = load_grpc().insecure_channel(_NEVER_USED)
+    try:
+        yield
+    finally:
+        idle.close()
+
+
+_NEVER_USED = "127.0.0.1:9"  # a channel connects on its first call only: this one makes none
