@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from milvus_conn.httpd import DEFAULT_LIMITS
+from milvus_conn.exporter.httpd import DEFAULT_LIMITS
 
 from .exporters import exporter, until
 from .helpers import before, within, write_profile

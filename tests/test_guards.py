@@ -293,10 +293,8 @@ try:
     app(sys.argv[1:], prog_name="conn", standalone_mode=False)
 except SystemExit:
     pass
-ours = {"milvus_conn.exporter", "milvus_conn.httpd", "milvus_conn.exposition",
-        "milvus_conn.inventory"}
-print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "asyncio"}
-             | ours & set(sys.modules)))
+ours = {m for m in sys.modules if m.startswith("milvus_conn.exporter")}
+print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "asyncio"} | ours))
 """
 
 

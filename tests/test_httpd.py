@@ -14,7 +14,15 @@ from contextlib import contextmanager
 
 import pytest
 
-from milvus_conn.httpd import DEFAULT_LIMITS, Job, Limits, Request, Response, Server, text_response
+from milvus_conn.exporter.httpd import (
+    DEFAULT_LIMITS,
+    Job,
+    Limits,
+    Request,
+    Response,
+    Server,
+    text_response,
+)
 
 from .exporters import until
 from .helpers import before, within

@@ -32,7 +32,9 @@ def exporter(
 ) -> Outcome:
     """Serve the profile's aliases to Prometheus, as blackbox_exporter serves URLs:
     /probe?alias=A, /sd, /metrics (SIGTERM or Ctrl-C stops it)."""
-    from .. import exporter as served  # here: prometheus_client loads for this command only
+    from ..exporter import (
+        endpoints as served,  # here: prometheus_client loads for this command only
+    )
 
     run = session(ctx)
 

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .errors import MilvusException
+from ..errors import MilvusException
 
 if TYPE_CHECKING:
-    from .config import AliasConfig
-    from .probe.request import Probe
-    from .registry import Connections
-    from .storage.profile import Profile
+    from ..config import AliasConfig
+    from ..probe.request import Probe
+    from ..registry import Connections
+    from ..storage.profile import Profile
 
 REFRESH_S = 1.0  # how often the profile's files are looked at (a stat each, when unchanged)
 

@@ -24,10 +24,10 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from .untrusted import escape
+from ..untrusted import escape
 
 if TYPE_CHECKING:
-    from .probe.results import HealthResult
+    from ..probe.results import HealthResult
 
 # The text format Prometheus has always read (prometheus_client's own name for it moved).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

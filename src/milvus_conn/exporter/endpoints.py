@@ -27,17 +27,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl
 
-from . import address as addr
-from .connection import run
-from .errors import ConnectionConfigException, ExitCode, MilvusException
+from .. import address as addr
+from ..connection import run
+from ..errors import ConnectionConfigException, ExitCode, MilvusException
+from ..untrusted import escape
 from .exposition import CONTENT_TYPE, ExporterMetrics, ProbeReport, probe_text
 from .httpd import DEFAULT_LIMITS, Job, Limits, Request, Response, Server, text_response
 from .inventory import Inventory, Snapshot, Target, service_discovery
-from .untrusted import escape
 
 if TYPE_CHECKING:
-    from .probe.request import ReadySpec
-    from .registry import Connections
+    from ..probe.request import ReadySpec
+    from ..registry import Connections
 
 SCRAPE_MARGIN_S = 0.5  # taken off the scrape's timeout, as blackbox_exporter's default offset
 MAX_COLLECTIONS = 64
@@ -179,7 +179,7 @@ def _ready(collections: list[str], given: dict[str, list[str]]) -> ReadySpec | N
         flags[name] = bool(values) and _FLAGS[values[0]]
     if not (collections or flags["loaded"] or flags["ready"]):
         return None
-    from .probe.readiness import make_spec
+    from ..probe.readiness import make_spec
 
     try:
         return make_spec(collections, flags["loaded"])
@@ -267,7 +267,7 @@ def serve(
 ) -> None:
     """Serve until SIGTERM or SIGINT. `report` hears what an operator should know (a
     profile that became unreadable); `on_listening(url, aliases)` is called once bound."""
-    from .probe.channel import core_kept_up
+    from ..probe.channel import core_kept_up
 
     host, port = listen_address(listen)
     exporter = Exporter(registry, report, limits)  # an unreadable profile fails here
