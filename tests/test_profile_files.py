@@ -6,6 +6,7 @@ kept apart from the profile (in the user's state directory)."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import signal
 import stat
@@ -190,6 +191,32 @@ def test_the_parse_cache_is_used_and_never_trusted_when_stale(registry, profile)
     # A corrupt cache is ignored, never an error.
     cache.write_bytes(b"not marshal data")
     assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
+
+
+# Each way a parse cache can be damaged, from its entries as conn wrote them.
+DAMAGED_CACHES = {
+    "empty": lambda entries: b"",
+    "cut short": lambda entries: marshal.dumps(entries)[:-2],
+    "not marshal data": lambda entries: b"not marshal data",
+    "a table keyed by a list": lambda entries: b"{[\x00\x00\x00\x00N0",
+    "of another format": lambda entries: marshal.dumps({**entries, "format": 1}),
+    "not a table": lambda entries: marshal.dumps(list(entries)),
+    "an entry that is not a pair": lambda entries: marshal.dumps({**entries, "profile": "x"}),
+    "a current entry that is not a table": lambda entries: marshal.dumps(
+        {**entries, "profile": (entries["profile"][0], ["x"])}
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_CACHES)
+def test_a_damaged_parse_cache_is_ignored_and_rebuilt(cli, profile, damage):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\n')
+    cli("addr", "a")  # parses the file, writes the cache
+    cache = cache_file(profile)
+    entries = marshal.loads(cache.read_bytes())
+    cache.write_bytes(DAMAGED_CACHES[damage](entries))
+    assert cli("addr", "a").stdout == "h:1\n"
+    assert marshal.loads(cache.read_bytes()) == entries  # rebuilt as a parse makes it
 
 
 def test_the_parse_cache_gives_the_aliases_a_fresh_parse_gives(profile):
