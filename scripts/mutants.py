@@ -95,7 +95,10 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "test_library.py",
             "test_connect.py",
             "test_has.py",
+            "test_list.py",
+            "test_login.py",
             "test_gates.py",
+            "test_malformed_replies.py",  # readiness asked through a handle
             "test_broken_alias.py",
             "test_secret_order.py",
             "test_tls.py",

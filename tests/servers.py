@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -376,6 +377,7 @@ class LyingServer:
         self.version = "v2.3.5"
         self.abort: tuple[grpc.StatusCode, str] | None = None
         self.raw: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()  # calls by short method name, answered or not
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((_Liar(self),))
         self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
@@ -409,6 +411,7 @@ class _Liar(grpc.GenericRpcHandler):
     def service(self, details: grpc.HandlerCallDetails):
         owner, method = self.owner, details.method
         name = method.rsplit("/", 1)[-1]
+        owner.calls[name] += 1
         if method == "/grpc.health.v1.Health/Watch" and name in owner.raw:
 
             def stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:

@@ -112,6 +112,25 @@ def test_connect_not_serving_exits_4(cli, serving):
     assert result.stderr.endswith(": health status NOT_SERVING\n")
 
 
+def test_an_alias_checks_the_health_service_it_names(cli, serving):
+    serving.set("conn.test.Named", NOT_SERVING)  # the server itself ("") serves
+    cli("add", "n", "--address", serving.address, "--health-service", "conn.test.Named")
+    result = cli("connect", "n", code=4)
+    assert (
+        result.stderr
+        == f"Error: cannot connect 'n' ({serving.address}): health status NOT_SERVING\n"
+    )
+
+
+def test_an_alias_probed_by_grpc_health_only_never_asks_milvus(cli, liar):
+    cli("add", "g", "--address", liar.address, "--probe", "grpc-health")
+    result = cli("connect", "g", code=4)
+    assert result.stderr == (
+        f"Error: cannot connect 'g' ({liar.address}): server does not implement grpc.health.v1\n"
+    )
+    assert liar.calls == {"Check": 1}
+
+
 def test_connect_http1_server_exits_4(cli, http1_server):
     result = cli("connect", "w", "--address", http1_server.address, "--timeout", "2", code=4)
     assert f"{http1_server.address} speaks HTTP/1.x, not gRPC" in result.stderr

@@ -5,6 +5,7 @@ a second instance, failures as pymilvus's exceptions, and the exported names."""
 from __future__ import annotations
 
 import json
+import time
 import types
 
 import pytest
@@ -24,7 +25,7 @@ from milvus_conn import (
 from milvus_conn import errors as errors_module
 
 from . import servers
-from .helpers import NOT_SERVING, state_file, state_of
+from .helpers import NOT_SERVING, state_file, state_of, within
 
 # add_connection: pymilvus's validation -------------------------------------------------
 
@@ -411,6 +412,34 @@ def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus
     fresh = Connections(profile=profile)
     assert fresh.get_connection("lite").answered_by == "milvus"
     assert fresh.probe("lite").protocol == "milvus"
+
+
+def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry, liar, profile):
+    registry.connect("l", address=liar.address)  # grpc.health.v1 first: UNIMPLEMENTED
+    assert (liar.calls["Check"], liar.calls["CheckHealth"]) == (1, 1)
+    liar.calls.clear()
+    fresh = Connections(profile=profile)
+    assert fresh.probe("l").protocol == "milvus"
+    assert liar.calls == {"CheckHealth": 1}  # one round trip, not two
+
+
+def test_a_handles_check_keeps_to_the_timeout_it_is_given(registry):
+    server = servers.HealthServer()
+    handle = registry.connect("svc", address=server.address)  # the alias's timeout: 10 s
+    server.stop()
+    with servers.silent_on(server.port):
+        started = time.monotonic()
+        result = handle.check(0.5)
+        elapsed = time.monotonic() - started
+    assert (result.exit_code, result.reason) == (3, f"no answer from {server.address} within 0.5 s")
+    assert elapsed < within(0.5)
+
+
+def test_a_closed_handle_opens_a_new_channel_when_used_again(registry, serving):
+    handle = registry.connect("h", address=serving.address)
+    handle.close()
+    assert handle.check().healthy
+    assert registry.get_connection("h") is handle
 
 
 # the real Milvus 2.3.5 -----------------------------------------------------------------
