@@ -378,6 +378,7 @@ class LyingServer:
         self.abort: tuple[grpc.StatusCode, str] | None = None
         self.raw: dict[str, Any] = {}
         self.calls: Counter[str] = Counter()  # calls by short method name, answered or not
+        self.metadata: list[dict[str, str]] = []  # each call's metadata (dbname, ...)
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((_Liar(self),))
         self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
@@ -412,6 +413,7 @@ class _Liar(grpc.GenericRpcHandler):
         owner, method = self.owner, details.method
         name = method.rsplit("/", 1)[-1]
         owner.calls[name] += 1
+        owner.metadata.append(dict(details.invocation_metadata))
         if method == "/grpc.health.v1.Health/Watch" and name in owner.raw:
 
             def stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:

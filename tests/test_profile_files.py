@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import shutil
 import signal
 import stat
 import sys
@@ -261,6 +262,21 @@ def test_a_relative_ca_path_resolves_against_the_profile_directory(
     assert kwargs["ca_pem_path"] == str(profile.parent / "certs" / "ca.pem")
     assert kwargs["uri"] == "https://h:1"
     assert registry.get_connection_addr("t")["ca_pem_path"] == "certs/ca.pem"
+
+
+def test_a_connected_alias_reads_its_relative_ca_path_from_the_profile_directory(
+    registry, profile, tmp_path, monkeypatch, tls_health, certs
+):
+    write_profile(
+        profile,
+        f'[connections.t]\naddress = "{tls_health.address}"\nsecure = true\n'
+        'ca_pem_path = "certs/ca.pem"\n',
+    )
+    (profile.parent / "certs").mkdir()
+    shutil.copy(certs / "ca.pem", profile.parent / "certs" / "ca.pem")
+    monkeypatch.chdir(tmp_path)
+    registry.connect("t")
+    assert Connections(profile=profile).get_connection("t").check().healthy  # from the state
 
 
 def test_an_absolute_ca_path_is_kept(registry, profile, tmp_path):
