@@ -201,6 +201,21 @@ def test_a_db_file_connection_is_live_in_its_process(registry, local_db):
     handle = registry.connect("local", uri=str(local_db))
     assert registry.has_connection("local") is True
     assert registry.get_connection("local") is handle
+    assert registry.client_kwargs("local")["uri"] == f"http://{handle.address}"
+    registry.disconnect("local")
+    assert registry.has_connection("local") is False
+
+
+def test_a_db_file_alias_keeps_its_address_until_disconnected(registry, local_db, serving):
+    """As pymilvus: a connected alias is not pointed elsewhere; once disconnected, it is an
+    alias like any other."""
+    registry.connect("local", uri=str(local_db))
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.connect("local", address=serving.address)
+    assert info.value.exit_code == 1
+    registry.disconnect("local")
+    registry.connect("local", address=serving.address)
+    assert registry.get_connection_addr("local")["address"] == serving.address
 
 
 def test_a_db_uri_without_milvus_lite_names_the_extra(profile, tmp_path):
