@@ -54,11 +54,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
-def mutant_in_subprocesses() -> Iterator[None]:
+def mutant_in_subprocesses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """In a mutation run, the processes a test starts (`conn` as a shell runs it, writer.py)
-    import the mutated copy too, so they can kill a mutant. While mutmut records which test
-    reaches which function, they run the original code: that record lives in this process,
-    which still knows the phase without the variable."""
+    import the mutated copy too, so they can kill a mutant. In the run's first pass, where
+    mutmut records which test reaches which function, they also report what they reached
+    (tests/mutmut_hits/), so such a test is run for those functions' mutants."""
     if not os.environ.get("MILVUS_CONN_MUTANTS"):
         yield
         return
@@ -67,8 +67,24 @@ def mutant_in_subprocesses() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(Path(milvus_conn.__file__).parents[1]), prepend=os.pathsep)
         if os.environ.get("MUTANT_UNDER_TEST") == "stats":
-            patch.delenv("MUTANT_UNDER_TEST")
+            patch.setenv(
+                "PYTHONPATH", str(Path(__file__).with_name("mutmut_hits")), prepend=os.pathsep
+            )
+            patch.setenv("MILVUS_CONN_MUTANT_HITS", str(tmp_path_factory.mktemp("hits") / "hits"))
+            patch.setenv("MILVUS_CONN_MUTANT_ROOT", os.getcwd())  # mutmut runs pytest there
         yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Credit a test with what the processes it started reached (mutant_in_subprocesses)."""
+    yield
+    hits = os.environ.get("MILVUS_CONN_MUTANT_HITS")
+    if hits and os.path.exists(hits):
+        from mutmut.state import state
+
+        state()._stats.update(Path(hits).read_text(encoding="utf-8").split())
+        os.unlink(hits)
 
 
 @pytest.fixture(autouse=True)

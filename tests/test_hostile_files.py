@@ -20,7 +20,7 @@ from milvus_conn import Connections, FileLimitException
 from milvus_conn.bounded import MAX_DEPTH, PROFILE_LIMIT
 
 from .conftest import run_conn
-from .helpers import cache_file, snapshot, state_file, write_profile
+from .helpers import cache_file, snapshot, state_file, state_lock, write_profile
 
 GOOD = 'version = 1\n[connections.a]\naddress = "127.0.0.1:19531"\n'
 TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
@@ -150,6 +150,15 @@ def test_a_parse_cache_whose_read_fails_is_ignored_and_replaced(cli, profile):
     cache.symlink_to("/proc/self/mem")  # a regular file of yours whose read fails (EIO)
     assert cli("addr", "a").stdout == "127.0.0.1:19531\n"
     assert cache.is_file() and not cache.is_symlink()  # a real cache replaced the link
+
+
+def test_a_symlink_planted_as_the_state_lock_is_never_followed(cli, profile, tmp_path, serving):
+    lock = state_lock(profile)
+    lock.parent.mkdir(mode=0o700, parents=True)
+    lock.symlink_to(tmp_path / "elsewhere")
+    result = cli("connect", "h", "--address", serving.address, code=6)
+    assert result.stderr == f"Error: cannot open lock {lock}: Too many levels of symbolic links\n"
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def cache_home_through_a_file(tmp_path: Path) -> Path:

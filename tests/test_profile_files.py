@@ -127,6 +127,22 @@ def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, se
     assert not leftover.exists()
 
 
+def test_a_leftover_the_sweep_cannot_remove_is_left_alone(registry, profile, serving):
+    profile.parent.mkdir(mode=0o700)
+    odd = profile.parent / ".profiles.toml.d1r.tmp"
+    odd.mkdir()  # named like a temp file, but a directory: unlink fails
+    registry.add_connection(a={"address": serving.address})
+    assert sorted(p.name for p in profile.parent.iterdir()) == [odd.name, "profiles.toml"]
+
+
+def test_a_profile_whose_temp_file_cannot_be_named_is_exit_6(cli, tmp_path, monkeypatch):
+    profile = tmp_path / ("p" * 250)  # a valid name; `.NAME.XXXXXXXX.tmp` is too long
+    monkeypatch.setenv("CONN_PROFILE", str(profile))
+    result = cli("add", "a", "--address", "h:1", code=6)
+    assert result.stderr == f"Error: cannot write {profile}: File name too long\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 # unknown keys are kept, comments are not -----------------------------------------------
 
 
