@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -379,6 +379,7 @@ class LyingServer:
         self.raw: dict[str, Any] = {}
         self.calls: Counter[str] = Counter()  # calls by short method name, answered or not
         self.metadata: list[dict[str, str]] = []  # each call's metadata (dbname, ...)
+        self.requests: dict[str, list[bytes]] = defaultdict(list)  # by short method name
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((_Liar(self),))
         self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
@@ -424,6 +425,7 @@ class _Liar(grpc.GenericRpcHandler):
             return None
 
         def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            owner.requests[name].append(request)
             if owner.abort is not None:
                 context.abort(*owner.abort)
             return owner.reply(method)
