@@ -9,8 +9,11 @@ For each module this copies the project into build/mutants/MODULE/ (so a run nev
 touches the work tree, and runs can be repeated or compared), adds a `[tool.mutmut]`
 section naming the module's files and its tests, runs `mutmut run` there, and prints
 the module's score: killed / (killed + survived + without tests), timeouts counted as
-killed, and the run's minutes (kept in build/mutants/summary.json). mutmut first runs the chosen tests once to learn which test reaches which
-function, then runs, for each mutant, only the tests that reach it: minutes per module.
+killed, and the run's minutes (kept in build/mutants/summary.json). mutmut first runs
+the chosen tests once to learn which test reaches which function, then runs, for each
+mutant, only the tests that reach it: minutes per module. tests/conftest.py has the
+processes a test starts (`conn` as a shell runs it) run the mutant too, and report what
+they reach in that first pass (tests/mutmut_hits/).
 
 A survivor is either a missing test (write it) or a mutant that cannot change what a
 user sees (list it in tests/MUTANTS.md with why). `mutmut show NAME` in the module's
