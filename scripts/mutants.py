@@ -1,14 +1,19 @@
 """`make mutants`: mutation testing (mutmut) of the modules where a silent mistake costs
 users most, one module at a time, each against the tests that touch it.
 
-    .venv/bin/python scripts/mutants.py [MODULE ...] [--max-children N]
+    .venv/bin/python scripts/mutants.py [MODULE ...] [--max-children N] [--root DIR --out DIR]
+
+(`--root`: another checkout to mutate, e.g. an older commit's, to compare scores.)
 
 For each module this copies the project into build/mutants/MODULE/ (so a run never
 touches the work tree, and runs can be repeated or compared), adds a `[tool.mutmut]`
 section naming the module's files and its tests, runs `mutmut run` there, and prints
 the module's score: killed / (killed + survived + without tests), timeouts counted as
-killed. mutmut first runs the chosen tests once to learn which test reaches which
-function, then runs, for each mutant, only the tests that reach it: minutes per module.
+killed, and the run's minutes (kept in build/mutants/summary.json). mutmut first runs
+the chosen tests once to learn which test reaches which function, then runs, for each
+mutant, only the tests that reach it: minutes per module. tests/conftest.py has the
+processes a test starts (`conn` as a shell runs it) run the mutant too, and report what
+they reach in that first pass (tests/mutmut_hits/).
 
 A survivor is either a missing test (write it) or a mutant that cannot change what a
 user sees (list it in tests/MUTANTS.md with why). `mutmut show NAME` in the module's
@@ -24,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,23 +37,41 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "mutants"
 SRC = "src/milvus_conn/"
 
-# module -> (the files mutated, the tests that exercise them). Tests that start a server
-# process (Milvus Lite, the real Milvus) are left out (tests/conftest.py): one per mutant
-# would take hours; the in-process gRPC servers reach the same lines.
+# module -> (the files mutated, the tests that exercise them): the one list to edit when a
+# module moves. mutmut runs, for each mutant, only the chosen tests that reach the mutated
+# function, so a test file is left out only when it is slow and adds nothing for the module
+# (test_guards.py's fresh processes, a fault's timeouts where the module is not reached
+# through them). Tests that start a server process (Milvus Lite, the real Milvus, a GNOME
+# Keyring) are left out by tests/conftest.py: one per mutant would take hours; the
+# in-process gRPC servers reach the same lines.
 MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "wire": (
-        ("wire.py",),
-        ("test_wire.py", "test_health.py", "test_ready.py", "test_faults.py"),
+        ("probe/wire.py",),
+        (
+            "test_wire_reference.py",  # every reply against protobuf's own classes
+            "test_malformed_replies.py",
+            "test_health.py",
+            "test_ready.py",
+            "test_gates.py",
+        ),
     ),
     "resolve": (
-        ("resolve.py", "credentials.py"),
+        ("resolve.py", "secrets/sources.py"),
         (
-            "test_resolve.py",
             "test_addr_explain.py",
+            "test_secret_order.py",
             "test_credentials.py",
+            "test_secrets.py",
+            "test_secret_commands.py",
+            "test_login.py",
+            "test_broken_alias.py",
             "test_default_alias.py",
-            "test_handoff.py",
             "test_connect.py",
+            "test_library.py",
+            "test_layers.py",
+            "test_tls_files.py",
+            "test_env_export_import.py",
+            "test_handoff.py",
         ),
     ),
     "catalog": (
@@ -56,9 +80,20 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "test_library.py",
             "test_channels.py",
             "test_concurrency.py",
+            "test_pymilvus_parity.py",
             "test_default_alias.py",
             "test_broken_alias.py",
             "test_layers.py",
+            "test_connect.py",
+            "test_credentials.py",
+            "test_secret_order.py",
+            "test_secret_commands.py",
+            "test_addr_explain.py",
+            "test_profile_files.py",
+            "test_untrusted_text.py",
+            "test_list.py",
+            "test_add_remove.py",
+            "test_readonly.py",
         ),
     ),
     "connection": (
@@ -68,21 +103,51 @@ MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "test_library.py",
             "test_connect.py",
             "test_has.py",
+            "test_list.py",
+            "test_login.py",
+            "test_gates.py",
+            "test_malformed_replies.py",  # readiness asked through a handle
             "test_broken_alias.py",
+            "test_secret_order.py",
+            "test_tls.py",
             "test_tls_files.py",
         ),
     ),
     "parsecache": (
-        ("parsecache.py",),
-        ("test_profile_files.py", "test_layers.py", "test_readonly.py"),
+        ("storage/parsecache.py",),
+        (
+            "test_profile_files.py",
+            "test_trust.py",
+            "test_hostile_files.py",
+            "test_profile_errors.py",
+            "test_layers.py",
+            "test_readonly.py",
+        ),
     ),
     "files": (
-        ("files.py",),
-        ("test_files.py", "test_profile_files.py", "test_crash.py", "test_readonly.py"),
+        ("storage/files.py",),
+        (
+            "test_profile_files.py",
+            "test_crash.py",  # writer processes killed mid-write (mutated too: conftest.py)
+            "test_concurrency.py",
+            "test_add_remove.py",
+            "test_layers.py",
+            "test_trust.py",
+            "test_hostile_files.py",
+            "test_readonly.py",  # a real read-only mount (unshare)
+            "test_watch.py",  # the Prometheus textfile
+        ),
     ),
     "outcomes": (
-        ("outcomes.py",),
-        ("test_outcomes.py", "test_faults.py", "test_errors.py", "test_health.py"),
+        ("probe/outcomes.py",),
+        (
+            "test_outcomes.py",
+            "test_faults.py",
+            "test_tls.py",
+            "test_health.py",
+            "test_errors.py",
+            "test_untrusted_text.py",
+        ),
     ),
 }
 STATUSES = ("killed", "timeout", "survived", "no tests", "suspicious", "skipped", "segfault")
@@ -169,32 +234,44 @@ def main() -> int:
     if not Path(mutmut).exists():
         print("mutmut is not installed: pip install -e '.[test]'", file=sys.stderr)
         return 2
-    summary = {}
+    out = args.out.resolve()
+    summary_file = out / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    failed = []
     for name in args.modules or list(MODULES):
-        folder = prepare(name, args.root.resolve(), args.out.resolve())
+        folder = prepare(name, args.root.resolve(), out)
         print(f"== {name}: {', '.join(MODULES[name][0])} (in {folder})", flush=True)
-        # tests/conftest.py leaves out the tests that start a server process per mutant
+        # tests/conftest.py leaves out the tests that start a server process, and has the
+        # processes a test starts import the mutated copy
         env = {**os.environ, "MILVUS_CONN_MUTANTS": "1"}
+        started = time.monotonic()
         with (folder / "mutmut.log").open("wb") as log:
-            subprocess.run(
+            done = subprocess.run(
                 [mutmut, "run", "--max-children", str(args.max_children)], cwd=folder, env=env,
                 check=False, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        minutes = (time.monotonic() - started) / 60
+        if done.returncode != 0:  # e.g. a selected test fails on the unmutated code
+            print(f"   {name}: mutmut failed (exit {done.returncode}): see {log.name}")
+            failed.append(name)
+            continue
         counts = statuses(folder, mutmut)
         summary[name] = {
             "score": score(counts),
             "counts": dict(counts),
+            "minutes": round(minutes, 1),
             "survived": survivors(folder, mutmut),
         }
         print(f"   {name}: {format_score(summary[name]['score'])} {dict(counts)}", flush=True)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print("\nmodule      score   killed/judged")
+        summary_file.write_text(json.dumps(summary, indent=2) + "\n")
+    print("\nmodule      score   killed/judged  minutes")
     for name, row in summary.items():
         counts = Counter(row["counts"])
         caught = counts["killed"] + counts["timeout"]
         judged = caught + counts["survived"] + counts["no tests"] + counts["suspicious"]
-        print(f"{name:<11} {format_score(row['score']):>6}  {caught}/{judged}")
-    return 0
+        ratio = f"{caught}/{judged}"
+        print(f"{name:<11} {format_score(row['score']):>6}  {ratio:>13}  {row['minutes']:>7}")
+    return 1 if failed else 0
 
 
 def format_score(value: float | None) -> str:

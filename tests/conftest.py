@@ -42,7 +42,7 @@ _ISOLATE = (
 # Fixtures that start a server process: left out of mutation runs (scripts/mutants.py sets
 # MILVUS_CONN_MUTANTS), where each mutant's run would start one; in-process servers stay.
 _PROCESS_SERVERS = {"milvus_lite", "lite", "connected_lite", "milvus", "milvus_auth",
-                    "milvus_tls", "milvus_mtls"}  # fmt: skip
+                    "milvus_tls", "milvus_mtls", "gnome_keyring_session"}  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -51,6 +51,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept = [item for item in items if not _PROCESS_SERVERS & set(getattr(item, "fixturenames", ()))]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mutant_in_subprocesses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """In a mutation run, the processes a test starts (`conn` as a shell runs it, writer.py)
+    import the mutated copy too, so they can kill a mutant. In the run's first pass, where
+    mutmut records which test reaches which function, they also report what they reached
+    (tests/mutmut_hits/), so such a test is run for those functions' mutants."""
+    if not os.environ.get("MILVUS_CONN_MUTANTS"):
+        yield
+        return
+    import milvus_conn
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(Path(milvus_conn.__file__).parents[1]), prepend=os.pathsep)
+        if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+            patch.setenv(
+                "PYTHONPATH", str(Path(__file__).with_name("mutmut_hits")), prepend=os.pathsep
+            )
+            patch.setenv("MILVUS_CONN_MUTANT_HITS", str(tmp_path_factory.mktemp("hits") / "hits"))
+            patch.setenv("MILVUS_CONN_MUTANT_ROOT", os.getcwd())  # mutmut runs pytest there
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Credit a test with what the processes it started reached (mutant_in_subprocesses)."""
+    yield
+    hits = os.environ.get("MILVUS_CONN_MUTANT_HITS")
+    if hits and os.path.exists(hits):
+        from mutmut.state import state
+
+        state()._stats.update(Path(hits).read_text(encoding="utf-8").split())
+        os.unlink(hits)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -378,6 +379,9 @@ class LyingServer:
         self.version = "v2.3.5"
         self.abort: tuple[grpc.StatusCode, str] | None = None
         self.raw: dict[str, Any] = {}
+        self.calls: Counter[str] = Counter()  # calls by short method name, answered or not
+        self.metadata: list[dict[str, str]] = []  # each call's metadata (dbname, ...)
+        self.requests: dict[str, list[bytes]] = defaultdict(list)  # by short method name
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((_Liar(self),))
         self.port = self.server.add_insecure_port(f"{LOOPBACK}:0")
@@ -411,6 +415,8 @@ class _Liar(grpc.GenericRpcHandler):
     def service(self, details: grpc.HandlerCallDetails):
         owner, method = self.owner, details.method
         name = method.rsplit("/", 1)[-1]
+        owner.calls[name] += 1
+        owner.metadata.append(dict(details.invocation_metadata))
         if method == "/grpc.health.v1.Health/Watch" and name in owner.raw:
 
             def stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
@@ -421,6 +427,7 @@ class _Liar(grpc.GenericRpcHandler):
             return None
 
         def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            owner.requests[name].append(request)
             if owner.abort is not None:
                 context.abort(*owner.abort)
             return owner.reply(method)

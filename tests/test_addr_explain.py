@@ -170,3 +170,9 @@ def test_connect_explain_with_an_address_flag_ignores_the_stored_alias(cli, prof
     assert report["address"] == {"value": "other:2", "source": "flag"}
     assert report["user"] == {"value": "", "source": "default"}
     assert report["timeout"]["source"] == "default"
+
+
+def test_explain_of_the_built_in_default_names_no_profile(cli):
+    data = json.loads(cli("addr", "--explain", "--json").stdout)
+    assert data["address"] == {"value": "localhost:19530", "source": "default"}
+    assert {setting["source"] for setting in data.values()} == {"default"}

@@ -157,3 +157,18 @@ def test_a_state_entry_that_is_not_a_table_is_its_aliases_fault_alone(cli, profi
     cli("disconnect", "bad")
     cli("has", "bad", code=1)
     cli("has", "good")
+
+
+def test_a_state_entry_that_does_not_validate_names_the_file_the_alias_and_the_fix(
+    cli, profile, serving
+):
+    cli("add", "bad", "--address", serving.address)
+    state = state_file(profile)
+    state.write_text(
+        json.dumps({"version": 1, "connected": {"bad": {"address": "127.0.0.1:99999"}}})
+    )
+    for command in ("connect", "has"):  # resolved for a reconnect, opened as a live handle
+        assert cli(command, "bad", code=6).stderr == (
+            f"Error: {state}: alias 'bad': '127.0.0.1:99999' is not a valid address: port 99999 "
+            "out of range (1-65535) (conn disconnect bad clears it)\n"
+        )

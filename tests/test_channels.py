@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from milvus_conn import Connection, ServerUnhealthyException
+from milvus_conn import Connection, Connections, ServerUnhealthyException
 
 from . import servers
 from .helpers import NOT_SERVING, state_of
@@ -51,6 +51,16 @@ def test_reconnect_closes_the_replaced_handles_channel(registry, proxy):
     registry.disconnect("h")  # closes `second`: `first` was closed when it was replaced
     assert proxy.wait_until_open(0), f"{proxy.open} open: the replaced handle kept its channel"
     assert first is not second
+
+
+def test_a_disconnect_by_another_instance_closes_this_ones_handle_when_next_asked(
+    registry, proxy, profile
+):
+    registry.connect("h", address=proxy.address)
+    assert proxy.wait_until_open(1), proxy.open
+    Connections(profile=profile).disconnect("h")  # another program, say
+    assert registry.get_connection("h") is None
+    assert proxy.wait_until_open(0), f"{proxy.open} open: the stale handle kept its channel"
 
 
 def test_remove_connection_and_reset_close_the_channels(registry, proxy):

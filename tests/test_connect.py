@@ -112,6 +112,25 @@ def test_connect_not_serving_exits_4(cli, serving):
     assert result.stderr.endswith(": health status NOT_SERVING\n")
 
 
+def test_an_alias_checks_the_health_service_it_names(cli, serving):
+    serving.set("conn.test.Named", NOT_SERVING)  # the server itself ("") serves
+    cli("add", "n", "--address", serving.address, "--health-service", "conn.test.Named")
+    result = cli("connect", "n", code=4)
+    assert (
+        result.stderr
+        == f"Error: cannot connect 'n' ({serving.address}): health status NOT_SERVING\n"
+    )
+
+
+def test_an_alias_probed_by_grpc_health_only_never_asks_milvus(cli, liar):
+    cli("add", "g", "--address", liar.address, "--probe", "grpc-health")
+    result = cli("connect", "g", code=4)
+    assert result.stderr == (
+        f"Error: cannot connect 'g' ({liar.address}): server does not implement grpc.health.v1\n"
+    )
+    assert liar.calls == {"Check": 1}
+
+
 def test_connect_http1_server_exits_4(cli, http1_server):
     result = cli("connect", "w", "--address", http1_server.address, "--timeout", "2", code=4)
     assert f"{http1_server.address} speaks HTTP/1.x, not gRPC" in result.stderr
@@ -182,6 +201,21 @@ def test_a_db_file_connection_is_live_in_its_process(registry, local_db):
     handle = registry.connect("local", uri=str(local_db))
     assert registry.has_connection("local") is True
     assert registry.get_connection("local") is handle
+    assert registry.client_kwargs("local")["uri"] == f"http://{handle.address}"
+    registry.disconnect("local")
+    assert registry.has_connection("local") is False
+
+
+def test_a_db_file_alias_keeps_its_address_until_disconnected(registry, local_db, serving):
+    """As pymilvus: a connected alias is not pointed elsewhere; once disconnected, it is an
+    alias like any other."""
+    registry.connect("local", uri=str(local_db))
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.connect("local", address=serving.address)
+    assert info.value.exit_code == 1
+    registry.disconnect("local")
+    registry.connect("local", address=serving.address)
+    assert registry.get_connection_addr("local")["address"] == serving.address
 
 
 def test_a_db_uri_without_milvus_lite_names_the_extra(profile, tmp_path):

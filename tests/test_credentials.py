@@ -11,8 +11,9 @@ import pytest
 
 from milvus_conn import AuthenticationException, ProfileException
 
+from . import servers
 from .conftest import run_conn
-from .helpers import ALICE_PASSWORD, ROOT_PASSWORD, WRONG_PASSWORD, state_file
+from .helpers import ALICE_PASSWORD, ROOT_PASSWORD, WRONG_PASSWORD, state_file, write_profile
 
 # conn connect with credentials ---------------------------------------------------------
 
@@ -31,6 +32,31 @@ def test_connect_with_wrong_credentials_exits_5(cli, auth_server, monkeypatch):
     result = cli("connect", "alice", code=5)
     assert "authentication failed" in result.stderr
     assert WRONG_PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_secret_option_given_to_connect_wins_over_the_aliass_own(cli, auth_server, monkeypatch):
+    monkeypatch.setenv("WRONG_PW", WRONG_PASSWORD)
+    monkeypatch.setenv("ALICE_PW", ALICE_PASSWORD)
+    cli("add", "alice", "--address", auth_server.address, "--user", "alice",
+        "--password-env", "WRONG_PW")  # fmt: skip
+    cli("connect", "alice", code=5)
+    cli("connect", "alice", "--password-env", "ALICE_PW")
+
+
+def test_an_alias_connected_elsewhere_takes_its_secret_from_the_profile_again(
+    cli, auth_server, profile
+):
+    """The state file keeps no secret: a reconnect, and a live handle opened from the
+    state file, take the password from the profile, wherever the alias was connected."""
+    write_profile(
+        profile,
+        f'[connections.alice]\naddress = "{servers.refused_address()}"\nuser = "alice"\n'
+        f'password = "{ALICE_PASSWORD}"\n',
+    )
+    cli("connect", "alice", "--address", auth_server.address, "--user", "alice",
+        "--password-stdin", input=f"{ALICE_PASSWORD}\n")  # fmt: skip
+    cli("has", "alice")
+    cli("connect", "alice")  # at the address it is connected to, with the profile's password
 
 
 def test_connect_password_stdin_never_shows_the_password(cli, auth_server, profile):

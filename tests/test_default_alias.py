@@ -138,6 +138,24 @@ def test_a_default_from_milvus_uri_counts_like_any_alias(cli, serving, monkeypat
     monkeypatch.setenv("MILVUS_CONN_TIMEOUT", "1")
     rows = json.loads(cli("list", "--check", "--json", code=3).stdout)
     assert rows[0]["alias"] == "default" and rows[0]["builtin"] is False
+    assert rows[1]["health"]["status"] == "healthy"  # a named alias is probed at its address
+
+
+def test_milvus_uri_redirects_connect_of_a_connected_alias_as_pymilvus(cli, serving, monkeypatch):
+    """pymilvus refuses another address only when connect names one; $MILVUS_URI comes
+    before the alias's own config."""
+    with servers.running(servers.HealthServer()) as first:
+        cli("connect", "h", "--address", first.address)  # type: ignore[attr-defined]
+        monkeypatch.setenv("MILVUS_URI", f"http://{serving.address}")
+        cli("connect", "h")
+    monkeypatch.delenv("MILVUS_URI")
+    assert cli("addr", "h").stdout == f"{serving.address}\n"
+
+
+def test_milvus_uri_never_redirects_a_connected_alias(cli, serving, monkeypatch):
+    cli("connect", "h", "--address", serving.address)
+    monkeypatch.setenv("MILVUS_URI", f"http://{servers.refused_address()}")
+    cli("has", "h")  # its own connection, opened again from the state file
 
 
 # the built-in default alias, through the library ---------------------------------------

@@ -133,6 +133,23 @@ def test_has_wait_retries_until_the_server_serves(cli, own_server):
     later.join()
 
 
+def test_a_wait_under_a_second_retries_too(cli, own_server):
+    own_server.set("", NOT_SERVING)
+    servicer = own_server.servicer
+    with servicer.changed:
+        checks = servicer.checks
+
+    def serve_after_the_first_check() -> None:  # the second try finds it serving
+        with servicer.changed:
+            servicer.changed.wait_for(lambda: servicer.checks > checks, 5)
+        own_server.set("", SERVING)
+
+    later = threading.Thread(target=serve_after_the_first_check)
+    later.start()
+    cli("has", "svc", "--wait", "0.9", "--timeout", "1")
+    later.join(10)
+
+
 @pytest.mark.parametrize(
     ("alias", "code"),
     [("svc", 0), ("nope", 1), ("default", 1)],

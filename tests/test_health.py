@@ -48,8 +48,8 @@ def test_grpc_health_not_serving(serving):
 
 def test_unknown_service_is_unhealthy(serving):
     result = probe(serving.address, service="no.such.Service")
-    assert (result.status, result.exit_code) == ("unhealthy", 4)
-    assert "'no.such.Service' is unknown" in result.reason
+    assert (result.status, result.exit_code, result.protocol) == ("unhealthy", 4, "grpc-health")
+    assert result.reason == "health service 'no.such.Service' is unknown to the server"
 
 
 def test_named_service(serving):
@@ -102,7 +102,7 @@ def test_token_wins_over_user_password():
 def test_auth_refused(auth_server):
     result = probe(auth_server.address, credentials=Credentials(user="alice", password="wrong"))
     assert (result.status, result.exit_code) == ("auth_failed", 5)
-    assert result.reason.startswith("authentication failed")
+    assert result.reason == "authentication failed: auth check failure"  # the server's words
     good = Credentials(user="alice", password="s3cr3t-Pa55")
     assert probe(auth_server.address, credentials=good).healthy
 

@@ -20,7 +20,7 @@ from milvus_conn import Connections, FileLimitException
 from milvus_conn.untrusted import MAX_DEPTH, PROFILE_LIMIT
 
 from .conftest import run_conn
-from .helpers import cache_file, snapshot, state_file, write_profile
+from .helpers import cache_file, snapshot, state_file, state_lock, write_profile
 
 GOOD = 'version = 1\n[connections.a]\naddress = "127.0.0.1:19531"\n'
 TOO_DEEP = f"nested deeper than conn reads (the limit is {MAX_DEPTH} levels)"
@@ -141,6 +141,51 @@ def test_a_fifo_as_the_parse_cache_is_ignored_not_waited_on(tmp_path):
     cache.parent.mkdir(mode=0o700, parents=True)
     os.mkfifo(cache, 0o600)
     assert conn("addr", "a", profile=profile, code=0).stdout == "127.0.0.1:19531\n"
+
+
+def test_a_parse_cache_whose_read_fails_is_ignored_and_replaced(cli, profile):
+    write_profile(profile, GOOD)
+    cache = cache_file(profile)
+    cache.parent.mkdir(mode=0o700, parents=True)
+    cache.symlink_to("/proc/self/mem")  # a regular file of yours whose read fails (EIO)
+    assert cli("addr", "a").stdout == "127.0.0.1:19531\n"
+    assert cache.is_file() and not cache.is_symlink()  # a real cache replaced the link
+
+
+def test_a_symlink_planted_as_the_state_lock_is_never_followed(cli, profile, tmp_path, serving):
+    lock = state_lock(profile)
+    lock.parent.mkdir(mode=0o700, parents=True)
+    lock.symlink_to(tmp_path / "elsewhere")
+    result = cli("connect", "h", "--address", serving.address, code=6)
+    assert result.stderr == f"Error: cannot open lock {lock}: Too many levels of symbolic links\n"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def cache_home_through_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "cache"
+
+
+# Where the parse cache cannot be kept: it only costs speed (the files are parsed each time).
+UNUSABLE_CACHE_HOMES = {
+    "through a file": cache_home_through_a_file,
+    "name too long": lambda tmp_path: tmp_path / ("c" * 300),
+    "the cache file a directory": lambda tmp_path: tmp_path / "cache",
+}
+
+
+@pytest.mark.parametrize("kind", UNUSABLE_CACHE_HOMES)
+def test_a_parse_cache_that_cannot_be_written_costs_only_speed(
+    cli, profile, tmp_path, monkeypatch, kind
+):
+    home = UNUSABLE_CACHE_HOMES[kind](tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    if kind == "the cache file a directory":
+        cache_file(profile).mkdir(parents=True)
+    write_profile(profile, GOOD)
+    assert cli("addr", "a").stdout == "127.0.0.1:19531\n"
+    cli("add", "b", "--address", "h:2")
+    assert cli("addr", "b").stdout == "h:2\n"
 
 
 # size and nesting --------------------------------------------------------------------

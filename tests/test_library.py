@@ -5,6 +5,7 @@ a second instance, failures as pymilvus's exceptions, and the exported names."""
 from __future__ import annotations
 
 import json
+import time
 import types
 
 import pytest
@@ -17,6 +18,7 @@ from milvus_conn import (
     Connections,
     HealthResult,
     MilvusException,
+    NotConnectedException,
     PlainSecretWarning,
     ServerUnhealthyException,
     ServerUnreachableException,
@@ -24,7 +26,7 @@ from milvus_conn import (
 from milvus_conn import errors as errors_module
 
 from . import servers
-from .helpers import NOT_SERVING, state_file, state_of
+from .helpers import NOT_SERVING, state_file, state_of, within
 
 # add_connection: pymilvus's validation -------------------------------------------------
 
@@ -259,6 +261,8 @@ def test_an_alias_removed_from_the_profile_by_hand_is_not_connected(registry, se
     profile.write_text("version = 1\n")
     assert registry.has_connection("h") is False
     assert registry.get_connection("h") is None
+    Connections(profile=profile).connect("h", address=serving.address)  # stored afresh
+    assert registry.get_connection_addr("h")["address"] == serving.address
 
 
 # failures ------------------------------------------------------------------------------
@@ -352,6 +356,62 @@ def test_readdressing_a_connected_alias_is_refused(registry, serving, profile):
     registry.add_connection(h={"address": serving.address})  # same address: fine
 
 
+def test_connecting_a_connected_alias_to_another_address_is_refused(registry, serving, profile):
+    registry.connect("h", address=serving.address)
+    before = state_file(profile).read_bytes()
+    with pytest.raises(ConnectionConfigException) as info:
+        registry.connect("h", address="127.0.0.1:1")
+    assert (info.value.exit_code, str(info.value)) == (
+        1,
+        "Alias of 'h' already creating connections, but the configure is not the same as "
+        "passed in. (disconnect it first)",
+    )
+    assert state_file(profile).read_bytes() == before
+    registry.connect("h", address=serving.address)  # the same address: reconnected
+
+
+def test_a_reconnect_takes_the_alias_as_the_profile_now_says(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address})
+    registry.connect("h")
+    serving.set("conn.test.Edited", NOT_SERVING)
+    text = profile.read_text() + 'health_service = "conn.test.Edited"\n'
+    profile.write_text(text)  # edited by hand while connected, the address unchanged
+    with pytest.raises(ServerUnhealthyException):
+        Connections(profile=profile).connect("h")
+
+
+def test_a_reconnect_without_db_name_uses_the_default_database_as_pymilvus(
+    registry, serving, profile
+):
+    """pymilvus reconnects an alias with connect's own `db_name` ("default" when not
+    given); the user it connected as is kept (get_connection_addr names it)."""
+    registry.add_connection(h={"address": "127.0.0.1:1"})
+    registry.connect("h", address=serving.address, user="bob", db_name="shop")
+    fresh = Connections(profile=profile)
+    fresh.connect("h")
+    assert fresh.get_connection_addr("h") == {
+        "address": serving.address,
+        "user": "bob",
+        "db_name": "default",
+    }
+
+
+def test_a_handle_opened_from_the_state_file_asks_for_the_database_connected_to(
+    registry, liar, profile
+):
+    registry.connect("l", address=liar.address, db_name="shop")
+    liar.metadata.clear()
+    assert Connections(profile=profile).get_connection("l").check().healthy
+    assert {call.get("dbname") for call in liar.metadata} == {"shop"}
+
+
+def test_ready_of_an_alias_not_connected_names_the_fix(registry, serving):
+    registry.add_connection(idle={"address": serving.address})
+    with pytest.raises(NotConnectedException) as info:
+        registry.ready("idle")
+    assert str(info.value) == "alias 'idle' is not connected (run: conn connect idle)"
+
+
 def test_readdressing_after_disconnect_is_allowed(registry, serving):
     registry.add_connection(h={"address": serving.address})
     registry.connect("h")
@@ -411,6 +471,34 @@ def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus
     fresh = Connections(profile=profile)
     assert fresh.get_connection("lite").answered_by == "milvus"
     assert fresh.probe("lite").protocol == "milvus"
+
+
+def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry, liar, profile):
+    registry.connect("l", address=liar.address)  # grpc.health.v1 first: UNIMPLEMENTED
+    assert (liar.calls["Check"], liar.calls["CheckHealth"]) == (1, 1)
+    liar.calls.clear()
+    fresh = Connections(profile=profile)
+    assert fresh.probe("l").protocol == "milvus"
+    assert liar.calls == {"CheckHealth": 1}  # one round trip, not two
+
+
+def test_a_handles_check_keeps_to_the_timeout_it_is_given(registry):
+    server = servers.HealthServer()
+    handle = registry.connect("svc", address=server.address)  # the alias's timeout: 10 s
+    server.stop()
+    with servers.silent_on(server.port):
+        started = time.monotonic()
+        result = handle.check(0.5)
+        elapsed = time.monotonic() - started
+    assert (result.exit_code, result.reason) == (3, f"no answer from {server.address} within 0.5 s")
+    assert elapsed < within(0.5)
+
+
+def test_a_closed_handle_opens_a_new_channel_when_used_again(registry, serving):
+    handle = registry.connect("h", address=serving.address)
+    handle.close()
+    assert handle.check().healthy
+    assert registry.get_connection("h") is handle
 
 
 # the real Milvus 2.3.5 -----------------------------------------------------------------

@@ -69,6 +69,13 @@ def test_list_check_json_adds_a_health_object(cli, milvus_lite):
     assert health["server_version"].startswith("milvus_lite-")
 
 
+def test_list_check_shows_the_servers_version(cli, liar):
+    liar.version = "v2.3.5"
+    cli("add", "default", "--address", liar.address)
+    [row] = json.loads(cli("list", "--check", "--json").stdout)
+    assert (row["health"]["status"], row["health"]["server_version"]) == ("healthy", "v2.3.5")
+
+
 def test_list_check_exits_0_when_all_are_healthy(cli, milvus_lite, serving):
     cli("add", "default", "--address", milvus_lite.address)
     cli("add", "h", "--address", serving.address)

@@ -19,6 +19,7 @@ from . import servers
 from .conftest import run_conn
 from .helpers import (
     ALICE_PASSWORD,
+    NOT_SERVING,
     PLAIN,
     ROOT_PASSWORD,
     WRONG_PASSWORD,
@@ -100,6 +101,18 @@ def test_an_unreachable_server_is_exit_3_and_nothing_is_stored(cli, gnome_keyrin
     assert "connection refused" in result.stderr and "nothing stored" in result.stderr
     assert gnome_keyring.items() == [] and logins() == ""
     assert snapshot(profile) == before
+
+
+def test_a_secret_is_tried_once_and_an_unhealthy_answer_is_final(cli, serving, file_keyring):
+    serving.set("", NOT_SERVING)
+    cli("add", "s", "--address", serving.address, "--user", "alice")
+    before = serving.servicer.checks
+    result = cli("login", "s", "--password-stdin", input=f"{ALICE_PASSWORD}\n", code=4)
+    assert result.stderr == (
+        f"Error: cannot log in 's' ({serving.address}): health status NOT_SERVING; nothing stored\n"
+    )
+    assert serving.servicer.checks - before == 1  # no retry: a login waits for nothing
+    assert logins() == ""
 
 
 def test_logout_removes_exactly_what_login_stored(cli, alice, gnome_keyring, auth_server):

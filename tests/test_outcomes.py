@@ -1,5 +1,6 @@
-"""What gRPC's text for an unavailable TLS target means, in words: the cases a real
-server gives only by chance (a socket closed after the handshake) or not at all here."""
+"""What gRPC's text for an unavailable target means, in words: the cases a real server
+gives only by chance (a socket closed after the handshake) or not at all here (a name
+lookup that fails for a reason conn has no words for, an error gRPC words its own way)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,27 @@ def test_a_socket_closed_during_the_handshake_is_said_as_it_is():
 def test_a_plaintext_socket_closed_suggests_tls():
     result = unavailable(Target("127.0.0.1:1"), "Socket closed")
     assert result.reason == "127.0.0.1:1 closed the connection (if it requires TLS, use --secure)"
+
+
+def test_a_lookup_failure_of_another_kind_still_names_the_host():
+    details = (
+        "DNS resolution failed for x.example:19530: C-ares status is not ARES_SUCCESS "
+        "qtype=A name=x.example is_balancer=0: Misformatted domain name"
+    )
+    result = unavailable(Target("x.example:19530"), details)
+    assert (result.exit_code, result.reason) == (
+        3,
+        "cannot resolve host 'x.example': lookup failed",
+    )
+
+
+def test_a_cause_conn_has_no_words_for_is_said_as_grpc_says_it_without_its_prefix():
+    details = (
+        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: "
+        "Address family not supported by protocol"
+    )
+    result = unavailable(Target("127.0.0.1:1"), details)
+    assert (result.exit_code, result.reason) == (
+        3,
+        "cannot reach 127.0.0.1:1: Address family not supported by protocol",
+    )

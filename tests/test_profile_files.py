@@ -6,7 +6,9 @@ kept apart from the profile (in the user's state directory)."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
+import shutil
 import signal
 import stat
 import sys
@@ -125,6 +127,22 @@ def test_a_leftover_temp_file_is_removed_by_the_next_write(registry, profile, se
     assert not leftover.exists()
 
 
+def test_a_leftover_the_sweep_cannot_remove_is_left_alone(registry, profile, serving):
+    profile.parent.mkdir(mode=0o700)
+    odd = profile.parent / ".profiles.toml.d1r.tmp"
+    odd.mkdir()  # named like a temp file, but a directory: unlink fails
+    registry.add_connection(a={"address": serving.address})
+    assert sorted(p.name for p in profile.parent.iterdir()) == [odd.name, "profiles.toml"]
+
+
+def test_a_profile_whose_temp_file_cannot_be_named_is_exit_6(cli, tmp_path, monkeypatch):
+    profile = tmp_path / ("p" * 250)  # a valid name; `.NAME.XXXXXXXX.tmp` is too long
+    monkeypatch.setenv("CONN_PROFILE", str(profile))
+    result = cli("add", "a", "--address", "h:1", code=6)
+    assert result.stderr == f"Error: cannot write {profile}: File name too long\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 # unknown keys are kept, comments are not -----------------------------------------------
 
 
@@ -192,6 +210,32 @@ def test_the_parse_cache_is_used_and_never_trusted_when_stale(registry, profile)
     assert Connections(profile=profile).get_connection_addr("a")["address"] == "h:22"
 
 
+# Each way a parse cache can be damaged, from its entries as conn wrote them.
+DAMAGED_CACHES = {
+    "empty": lambda entries: b"",
+    "cut short": lambda entries: marshal.dumps(entries)[:-2],
+    "not marshal data": lambda entries: b"not marshal data",
+    "a table keyed by a list": lambda entries: b"{[\x00\x00\x00\x00N0",
+    "of another format": lambda entries: marshal.dumps({**entries, "format": 1}),
+    "not a table": lambda entries: marshal.dumps(list(entries)),
+    "an entry that is not a pair": lambda entries: marshal.dumps({**entries, "profile": "x"}),
+    "a current entry that is not a table": lambda entries: marshal.dumps(
+        {**entries, "profile": (entries["profile"][0], ["x"])}
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_CACHES)
+def test_a_damaged_parse_cache_is_ignored_and_rebuilt(cli, profile, damage):
+    write_profile(profile, '[connections.a]\naddress = "h:1"\n')
+    cli("addr", "a")  # parses the file, writes the cache
+    cache = cache_file(profile)
+    entries = marshal.loads(cache.read_bytes())
+    cache.write_bytes(DAMAGED_CACHES[damage](entries))
+    assert cli("addr", "a").stdout == "h:1\n"
+    assert marshal.loads(cache.read_bytes()) == entries  # rebuilt as a parse makes it
+
+
 def test_the_parse_cache_gives_the_aliases_a_fresh_parse_gives(profile):
     write_profile(
         profile,
@@ -234,6 +278,21 @@ def test_a_relative_ca_path_resolves_against_the_profile_directory(
     assert kwargs["ca_pem_path"] == str(profile.parent / "certs" / "ca.pem")
     assert kwargs["uri"] == "https://h:1"
     assert registry.get_connection_addr("t")["ca_pem_path"] == "certs/ca.pem"
+
+
+def test_a_connected_alias_reads_its_relative_ca_path_from_the_profile_directory(
+    registry, profile, tmp_path, monkeypatch, tls_health, certs
+):
+    write_profile(
+        profile,
+        f'[connections.t]\naddress = "{tls_health.address}"\nsecure = true\n'
+        'ca_pem_path = "certs/ca.pem"\n',
+    )
+    (profile.parent / "certs").mkdir()
+    shutil.copy(certs / "ca.pem", profile.parent / "certs" / "ca.pem")
+    monkeypatch.chdir(tmp_path)
+    registry.connect("t")
+    assert Connections(profile=profile).get_connection("t").check().healthy  # from the state
 
 
 def test_an_absolute_ca_path_is_kept(registry, profile, tmp_path):

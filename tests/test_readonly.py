@@ -152,6 +152,27 @@ def test_commands_that_change_configuration_exit_6_and_change_nothing(ro_profile
 
 
 @needs_ro_mount
+def test_the_first_alias_in_a_read_only_directory_is_refused_as_read_only(tmp_path):
+    directory = tmp_path / "mounted"
+    directory.mkdir()
+    profile = directory / "profiles.toml"  # not there yet
+    result = conn_read_only(directory, "add", "a", "--address", "127.0.0.1:2",
+                            env={"CONN_PROFILE": str(profile)})  # fmt: skip
+    assert result.returncode == 6, result.stderr
+    assert result.stderr == f"Error: profile {profile} is read-only; nothing changed\n"
+    assert list(directory.iterdir()) == []
+
+
+@needs_ro_mount
+def test_a_state_directory_that_cannot_be_made_is_exit_6_naming_it(ro_profile, tmp_path):
+    home = tmp_path / "read-only-state"
+    home.mkdir()
+    result = conn_read_only(home, "connect", "h", env={"XDG_STATE_HOME": str(home)})
+    assert result.returncode == 6, result.stderr
+    assert result.stderr == f"Error: cannot create {home / 'conn'}: Read-only file system\n"
+
+
+@needs_ro_mount
 def test_remove_of_a_connected_alias_leaves_it_connected(ro_profile):
     assert conn_read_only(ro_profile.parent, "connect", "h").returncode == 0
     before = snapshot(ro_profile)

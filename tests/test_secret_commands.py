@@ -184,15 +184,21 @@ def test_a_command_from_a_file_others_could_write_never_runs(cli, auth_server, t
     else:
         profile.parent.chmod(0o777)
         why = f"{profile.parent} can be written by group and others (mode 0777)"
-    result = cli("connect", "a", code=6)
-    assert result.stderr == (
-        f"Error: alias 'a': password_command `{command}` was not run: a command is code, and "
-        f"{why}, so another user could have written it\n"
+    refused = (
+        f"alias 'a': password_command `{command}` was not run: a command is code, and "
+        f"{why}, so another user could have written it"
     )
+    assert cli("connect", "a", code=6).stderr == f"Error: {refused}\n"
     assert not ran.exists()
     # the same command given on the command line is the user's own
     cli("connect", "a", "--password-command", command)
     assert ran.exists()
+    ran.unlink()
+    # a later command takes the secret from the file again: not run there either
+    assert cli("has", "a", code=6).stderr == f"Error: {refused}\n"
+    rows = json.loads(cli("list", "--check", "--json", code=6).stdout)
+    assert [row["health"]["reason"] for row in rows if row["alias"] == "a"] == [refused]
+    assert not ran.exists()
 
 
 def test_a_profile_in_a_sticky_shared_directory_is_trusted(cli, auth_server, tmp_path):

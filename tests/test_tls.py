@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from . import servers
 from .certs import SERVER_NAME, make_certs
 from .helpers import PASSWORD, TOKEN, assert_no_secret, within
 
@@ -177,6 +178,19 @@ def test_min_cert_days_against_a_90_day_certificate(cli, tls_health, certs):
     cli("has", "tls", "--min-cert-days", "89")
     result = cli("has", "tls", "--min-cert-days", "90", code=4)
     assert "it expires in 89 days" in result.stderr
+
+
+def test_has_reads_no_certificate_it_was_not_asked_for(cli, tls_health, certs):
+    """Reading the server certificate costs a TLS connection of its own: only `connect -v`,
+    `list --check` and `--min-cert-days` ask for it."""
+    with servers.running(servers.CountingProxy(tls_health.address)) as proxy:
+        cli("connect", "t", "--address", proxy.address, "--secure",
+            "--ca-pem-path", str(certs / "ca.pem"))  # fmt: skip
+        assert proxy.wait_until_open(0), proxy.open
+        connected = proxy.opened
+        cli("has", "t")
+        assert proxy.wait_until_open(0), proxy.open
+        assert proxy.opened - connected == 1
 
 
 def test_verbose_tls_diagnostics_never_print_a_secret(cli, tls_health, certs, monkeypatch):

@@ -181,6 +181,12 @@ def test_watch_prometheus_textfile_is_0644_and_leaves_no_temp_file(cli, serving,
     assert sorted(p.name for p in out.iterdir()) == ["conn.prom"]
 
 
+def test_watch_prometheus_to_a_path_it_cannot_write_is_exit_6_naming_it(cli, serving, tmp_path):
+    cli("add", "svc", "--address", serving.address)
+    result = cli("watch", "svc", "--for", "0.3", "--prometheus", str(tmp_path), code=6)
+    assert result.stderr == f"Error: cannot write {tmp_path}: Is a directory\n"
+
+
 def test_watch_prometheus_of_an_unhealthy_alias_says_down(cli, serving, tmp_path):
     serving.set("", NOT_SERVING)
     cli("add", "svc", "--address", serving.address)

@@ -25,6 +25,10 @@ from hypothesis import strategies as st
 from pymilvus.grpc_gen import milvus_pb2
 
 from milvus_conn.probe import wire
+from milvus_conn.probe.endpoint import Credentials, Target
+from milvus_conn.probe.health import check
+from milvus_conn.probe.request import Probe, ReadySpec
+from milvus_conn.probe.results import CollectionState
 
 MESSAGES = {
     "Check": (health_pb2.HealthCheckResponse, wire.HEALTH_CHECK_RESPONSE),
@@ -275,3 +279,37 @@ def test_a_value_protobuf_truncates_reads_as_protobuf_reads_it():
     data = b"\x08" + wire._varint(2**32 + 1)
     assert wire.decode(data, wire.HEALTH_CHECK_RESPONSE)["status"] == 1
     assert health_pb2.HealthCheckResponse.FromString(data).status == 1
+
+
+# requests ------------------------------------------------------------------------------
+
+
+def test_the_requests_conn_sends_are_byte_for_byte_what_protobuf_sends(liar):
+    """What a server's protobuf classes read from conn's hand-encoded requests: the health
+    Check's service, and the readiness calls' database, collection and in-memory query.
+    Names past 127 bytes take a length of two varint bytes."""
+    service, database, name = "grpc.health.v1." + "s" * 120, "shop_" * 30, "书" * 50
+    liar.raw["Check"] = health_pb2.HealthCheckResponse(status=1).SerializeToString()
+    liar.raw["ShowCollections"] = milvus_pb2.ShowCollectionsResponse(
+        collection_names=[name], inMemory_percentages=[40]
+    ).SerializeToString()
+    liar.raw["GetLoadState"] = milvus_pb2.GetLoadStateResponse(state=2).SerializeToString()
+    probe = Probe(
+        Target(liar.address), Credentials(db_name=database), service=service,
+        protocol="grpc-health", ready=ReadySpec((name,)),
+    )  # fmt: skip
+    result = check(probe)
+    assert result.healthy, result.reason
+    assert result.ready.collections == (CollectionState(name, True, "loading", 40),)
+    assert liar.requests["Check"] == [
+        health_pb2.HealthCheckRequest(service=service).SerializeToString()
+    ]
+    assert liar.requests["ShowCollections"] == [
+        milvus_pb2.ShowCollectionsRequest(db_name=database).SerializeToString(),
+        milvus_pb2.ShowCollectionsRequest(
+            db_name=database, type=milvus_pb2.ShowType.InMemory, collection_names=[name]
+        ).SerializeToString(),
+    ]
+    assert liar.requests["GetLoadState"] == [
+        milvus_pb2.GetLoadStateRequest(collection_name=name, db_name=database).SerializeToString()
+    ]

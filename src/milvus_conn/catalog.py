@@ -190,8 +190,9 @@ class Catalog:
     # recording -----------------------------------------------------------------------
 
     def refuse_readdress(self, alias: str, address: str) -> None:
-        """An alias connected (by any process) keeps its address until disconnected."""
-        entry = self.store.load_state().connected.get(alias)
+        """An alias connected (by any process, or embedded in this one) keeps its address
+        until disconnected, as in pymilvus."""
+        entry = self.connected().get(alias)
         if entry is not None and entry.get("address") != address:
             raise ConnectionConfigException(
                 f"Alias of {alias!r} already creating connections, but the configure is not "

@@ -68,8 +68,13 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
 
 def sweep_temp_files(path: Path) -> None:
     """Remove the temp files a killed writer of `path` left. Only for a caller holding
-    the lock that guards `path`: then none of them is live."""
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+    the lock that guards `path`: then none of them is live. A directory that cannot be
+    listed (the parse cache's, where no cache can be kept) has none to remove."""
+    try:
+        leftovers = list(path.parent.glob(f".{path.name}.*.tmp"))
+    except OSError:
+        return
+    for leftover in leftovers:
         with contextlib.suppress(OSError):
             leftover.unlink()
 
