@@ -113,10 +113,11 @@ def test_http_uri_defaults_to_port_19530_without_tls(registry):
 
 
 def test_uri_password_is_kept_out_of_the_public_config(registry, profile):
-    with pytest.warns(PlainSecretWarning, match="plain password or token"):
+    with pytest.warns(PlainSecretWarning, match="plain password or token") as caught:
         registry.add_connection(z={"uri": "https://bob:hunter2@example.com"})
         addr = registry.get_connection_addr("z")
     assert addr == {"address": "example.com:443", "user": "bob", "secure": True}  # as pymilvus
+    assert {warning.filename for warning in caught} == {__file__}  # shown at the caller's line
     assert "hunter2" not in repr(addr)
     assert 'uri = "https://bob@example.com"' in profile.read_text()
     assert 'password = "hunter2"' in profile.read_text()
