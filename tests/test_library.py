@@ -483,6 +483,13 @@ def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry,
     assert liar.calls == {"CheckHealth": 1}  # one round trip, not two
 
 
+def test_a_handle_keeps_the_version_its_connect_read(registry, liar):
+    handle = registry.connect("l", address=liar.address)
+    liar.calls.clear()
+    assert handle.server_version == liar.version
+    assert liar.calls == {}  # no second probe to learn it
+
+
 def test_a_handles_check_keeps_to_the_timeout_it_is_given(registry):
     server = servers.HealthServer()
     handle = registry.connect("svc", address=server.address)  # the alias's timeout: 10 s
