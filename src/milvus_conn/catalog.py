@@ -87,15 +87,6 @@ class Catalog:
             raise ConnectionNotExistException(f"unknown alias {alias!r}")
         return config
 
-    def configs(self) -> dict[str, AliasConfig]:
-        """Stored and embedded aliases, plus the built-in default when none is stored."""
-        configs = dict(self.store.load().aliases)
-        configs.update({alias: config for alias, (config, _) in self.embedded.items()})
-        name = res.builtin_alias(self.env)
-        if name not in configs:
-            configs = {name: res.builtin_config(self.env), **configs}
-        return configs
-
     def entries(self) -> tuple[dict[str, AliasConfig | MilvusException], str]:
         """Every alias, usable (its config) or not (its error), the built-in default's name
         first, stored or not (as in pymilvus, whose default alias is made first); and the
