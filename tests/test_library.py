@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import types
+from datetime import datetime, timezone
 
 import pytest
 
@@ -472,6 +473,13 @@ def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus
     fresh = Connections(profile=profile)
     assert fresh.get_connection("lite").answered_by == "milvus"
     assert fresh.probe("lite").protocol == "milvus"
+
+
+def test_the_state_file_says_since_when_an_alias_is_connected(registry, serving, profile):
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    registry.connect("h", address=serving.address)
+    since = json.loads(state_file(profile).read_text())["connected"]["h"]["since"]
+    assert before <= datetime.strptime(since, "%Y-%m-%dT%H:%M:%S%z") <= datetime.now(timezone.utc)
 
 
 def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry, liar, profile):
