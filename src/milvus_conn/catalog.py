@@ -128,7 +128,7 @@ class Catalog:
         connected (by any process; as pymilvus reuses the config it connected with), then
         the stored alias."""
         stored = self.config(alias)
-        source = self.store.source_of(alias) if stored is not None else None
+        source = self.store.source_of(alias)  # None unless a profile file stores it
         current = self.connected_as(alias, stored)
         resolved = res.resolve(
             alias, current or stored, options, self.env, base_dir=self.store.base_for(alias),
