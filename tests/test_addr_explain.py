@@ -61,6 +61,21 @@ def test_explain_reads_address_secure_user_and_db_from_an_https_uri(cli):
     assert report["db_name"] == {"value": "analytics", "source": "uri"}
 
 
+def test_explain_credits_tls_to_the_profile_where_an_http_uri_did_not_ask_for_it(cli, profile):
+    cli("add", "prod", "--uri", "http://milvus.test:19531", "--secure")
+    report = explain(cli, "prod")
+    assert report["address"] == {"value": "milvus.test:19531", "source": "uri"}
+    assert report["secure"] == {"value": True, "source": f"profile:{profile}"}
+
+
+def test_explain_credits_a_secret_given_to_the_call_to_the_caller(registry):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    report = registry.explain("prod", password="hunter2")
+    assert report["password"] == {"value": "set", "source": "explicit"}
+    assert report["token"] == {"value": "unset", "source": "default"}
+    assert "hunter2" not in repr(report)
+
+
 def test_explain_settings_nobody_set_come_from_default(cli):
     cli("add", "svc", "--address", "127.0.0.1:19530")
     report = explain(cli, "svc")
