@@ -90,6 +90,14 @@ def test_explain_milvus_uri_outranks_the_stored_alias(cli, monkeypatch):
     monkeypatch.setenv("MILVUS_URI", "http://127.0.0.1:29999")
     report = explain(cli, "svc")
     assert report["address"] == {"value": "127.0.0.1:29999", "source": "env:MILVUS_URI"}
+    assert report["uri"] == {"value": "http://127.0.0.1:29999", "source": "env:MILVUS_URI"}
+
+
+def test_explain_credits_pymilvus_host_and_port_to_the_caller(registry):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    report = registry.explain("prod", host="other.test", port="19532", timeout=3)
+    assert report["address"] == {"value": "other.test:19532", "source": "flag"}
+    assert report["timeout"] == {"value": 3.0, "source": "flag"}
 
 
 def test_explain_timeout_from_milvus_conn_timeout(cli, monkeypatch):
