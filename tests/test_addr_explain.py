@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from milvus_conn import ConnectionConfigException
+
 from .helpers import OVERRIDE, PASSWORD, PLAIN, TOKEN, assert_no_secret, snapshot, state_file
 
 # conn addr -----------------------------------------------------------------------------
@@ -199,3 +203,17 @@ def test_explain_of_the_built_in_default_names_no_profile(cli):
     data = json.loads(cli("addr", "--explain", "--json").stdout)
     assert data["address"] == {"value": "localhost:19530", "source": "default"}
     assert {setting["source"] for setting in data.values()} == {"default"}
+
+
+def test_explain_refuses_what_connect_refuses_naming_it(registry):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    with pytest.raises(ConnectionConfigException) as caught:
+        registry.explain("prod", bogus=1, also=2)
+    assert caught.value.message == "unknown connection option(s): also, bogus"
+    for name in ("user", "db_name"):
+        with pytest.raises(ConnectionConfigException) as caught:
+            registry.explain("prod", **{name: "a\x1b[2Jb"})
+        assert caught.value.message == (
+            f"{name} must not contain control or other non-printing characters, got 'a\\x1b[2Jb'"
+        )
+    assert registry.list_connections() == [("default", None), ("prod", None)]
