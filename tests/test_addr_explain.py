@@ -217,3 +217,18 @@ def test_explain_refuses_what_connect_refuses_naming_it(registry):
             f"{name} must not contain control or other non-printing characters, got 'a\\x1b[2Jb'"
         )
     assert registry.list_connections() == [("default", None), ("prod", None)]
+
+
+def test_explain_credits_a_user_and_database_to_the_caller_and_an_empty_option_to_nobody(
+    registry,
+):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    report = registry.explain("prod", user="bob", db_name="analytics", server_name="")
+    assert report["user"] == {"value": "bob", "source": "flag"}
+    assert report["db_name"] == {"value": "analytics", "source": "flag"}
+    assert report["server_name"] == {"value": "", "source": "default"}
+    stored = f"profile:{registry.store.paths[0]}"
+    assert registry.explain("prod", address="")["address"] == {
+        "value": "milvus.test:19531",
+        "source": stored,
+    }

@@ -491,6 +491,11 @@ def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry,
     assert liar.calls == {"CheckHealth": 1}  # one round trip, not two
 
 
+def test_an_empty_address_or_uri_given_to_connect_leaves_the_stored_one(registry, serving):
+    registry.add_connection(h={"address": serving.address})
+    assert registry.connect("h", address="", uri="").address == serving.address
+
+
 def test_a_handle_keeps_the_version_its_connect_read(registry, liar):
     handle = registry.connect("l", address=liar.address)
     liar.calls.clear()
