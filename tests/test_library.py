@@ -496,6 +496,14 @@ def test_an_empty_address_or_uri_given_to_connect_leaves_the_stored_one(registry
     assert registry.connect("h", address="", uri="").address == serving.address
 
 
+def test_a_stored_database_wins_over_pymilvuss_default_keyword(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address, "db_name": "analytics"})
+    registry.connect("h")  # db_name="default", as pymilvus's signature has it
+    assert state_of(profile)["h"]["db_name"] == "analytics"
+    registry.connect("h", db_name="sales")
+    assert state_of(profile)["h"]["db_name"] == "sales"
+
+
 def test_a_handle_keeps_the_version_its_connect_read(registry, liar):
     handle = registry.connect("l", address=liar.address)
     liar.calls.clear()
