@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from milvus_conn import ConnectionConfigException
+
 from .helpers import OVERRIDE, PASSWORD, PLAIN, TOKEN, assert_no_secret, snapshot, state_file
 
 # conn addr -----------------------------------------------------------------------------
@@ -61,6 +65,21 @@ def test_explain_reads_address_secure_user_and_db_from_an_https_uri(cli):
     assert report["db_name"] == {"value": "analytics", "source": "uri"}
 
 
+def test_explain_credits_tls_to_the_profile_where_an_http_uri_did_not_ask_for_it(cli, profile):
+    cli("add", "prod", "--uri", "http://milvus.test:19531", "--secure")
+    report = explain(cli, "prod")
+    assert report["address"] == {"value": "milvus.test:19531", "source": "uri"}
+    assert report["secure"] == {"value": True, "source": f"profile:{profile}"}
+
+
+def test_explain_credits_a_secret_given_to_the_call_to_the_caller(registry):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    report = registry.explain("prod", password="hunter2")
+    assert report["password"] == {"value": "set", "source": "explicit"}
+    assert report["token"] == {"value": "unset", "source": "default"}
+    assert "hunter2" not in repr(report)
+
+
 def test_explain_settings_nobody_set_come_from_default(cli):
     cli("add", "svc", "--address", "127.0.0.1:19530")
     report = explain(cli, "svc")
@@ -75,6 +94,14 @@ def test_explain_milvus_uri_outranks_the_stored_alias(cli, monkeypatch):
     monkeypatch.setenv("MILVUS_URI", "http://127.0.0.1:29999")
     report = explain(cli, "svc")
     assert report["address"] == {"value": "127.0.0.1:29999", "source": "env:MILVUS_URI"}
+    assert report["uri"] == {"value": "http://127.0.0.1:29999", "source": "env:MILVUS_URI"}
+
+
+def test_explain_credits_pymilvus_host_and_port_to_the_caller(registry):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    report = registry.explain("prod", host="other.test", port="19532", timeout=3)
+    assert report["address"] == {"value": "other.test:19532", "source": "flag"}
+    assert report["timeout"] == {"value": 3.0, "source": "flag"}
 
 
 def test_explain_timeout_from_milvus_conn_timeout(cli, monkeypatch):
@@ -176,3 +203,32 @@ def test_explain_of_the_built_in_default_names_no_profile(cli):
     data = json.loads(cli("addr", "--explain", "--json").stdout)
     assert data["address"] == {"value": "localhost:19530", "source": "default"}
     assert {setting["source"] for setting in data.values()} == {"default"}
+
+
+def test_explain_refuses_what_connect_refuses_naming_it(registry):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    with pytest.raises(ConnectionConfigException) as caught:
+        registry.explain("prod", bogus=1, also=2)
+    assert caught.value.message == "unknown connection option(s): also, bogus"
+    for name in ("user", "db_name"):
+        with pytest.raises(ConnectionConfigException) as caught:
+            registry.explain("prod", **{name: "a\x1b[2Jb"})
+        assert caught.value.message == (
+            f"{name} must not contain control or other non-printing characters, got 'a\\x1b[2Jb'"
+        )
+    assert registry.list_connections() == [("default", None), ("prod", None)]
+
+
+def test_explain_credits_a_user_and_database_to_the_caller_and_an_empty_option_to_nobody(
+    registry,
+):
+    registry.add_connection(prod={"address": "milvus.test:19531"})
+    report = registry.explain("prod", user="bob", db_name="analytics", server_name="")
+    assert report["user"] == {"value": "bob", "source": "flag"}
+    assert report["db_name"] == {"value": "analytics", "source": "flag"}
+    assert report["server_name"] == {"value": "", "source": "default"}
+    stored = f"profile:{registry.store.paths[0]}"
+    assert registry.explain("prod", address="")["address"] == {
+        "value": "milvus.test:19531",
+        "source": stored,
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -83,6 +84,29 @@ def test_addr_explain_names_the_defining_file_and_reads_tls_paths_beside_it(cli,
     assert report["ca_pem_path"]["value"] == str(team.parent / "certs" / "ca.pem")
     report = json.loads(cli("addr", "h", "--explain", "--json").stdout)
     assert report["address"]["source"] == f"profile:{personal}"
+
+
+def test_a_lower_layers_alias_reads_its_relative_tls_paths_beside_its_own_file(
+    cli, tmp_path, monkeypatch, tls_health, certs
+):
+    """Not beside the first file's: connected or not, listed or checked from the state."""
+    personal, team = tmp_path / "me" / "profiles.toml", tmp_path / "repo" / "team.toml"
+    write_profile(personal, PERSONAL)
+    write_profile(
+        team,
+        f'[connections.t]\naddress = "{tls_health.address}"\nsecure = true\n'
+        'ca_pem_path = "certs/ca.pem"\n',
+    )
+    (team.parent / "certs").mkdir()
+    shutil.copy(certs / "ca.pem", team.parent / "certs" / "ca.pem")
+    monkeypatch.setenv("CONN_PROFILE", f"{personal}{os.pathsep}{team}")
+    monkeypatch.chdir(tmp_path)
+    checked = {
+        row["alias"]: row for row in json.loads(cli("list", "--check", "--json", code=3).stdout)
+    }
+    assert checked["t"]["health"]["status"] == "healthy", checked["t"]
+    cli("connect", "t")
+    assert cli("has", "t").stdout.startswith(f"t ({tls_health.address}): healthy")  # its handle
 
 
 def test_repeated_profile_options_are_layers_too(cli, layers, monkeypatch):

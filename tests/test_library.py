@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import types
+from datetime import datetime, timezone
 
 import pytest
 
@@ -113,10 +114,11 @@ def test_http_uri_defaults_to_port_19530_without_tls(registry):
 
 
 def test_uri_password_is_kept_out_of_the_public_config(registry, profile):
-    with pytest.warns(PlainSecretWarning, match="plain password or token"):
+    with pytest.warns(PlainSecretWarning, match="plain password or token") as caught:
         registry.add_connection(z={"uri": "https://bob:hunter2@example.com"})
         addr = registry.get_connection_addr("z")
     assert addr == {"address": "example.com:443", "user": "bob", "secure": True}  # as pymilvus
+    assert {warning.filename for warning in caught} == {__file__}  # shown at the caller's line
     assert "hunter2" not in repr(addr)
     assert 'uri = "https://bob@example.com"' in profile.read_text()
     assert 'password = "hunter2"' in profile.read_text()
@@ -473,6 +475,13 @@ def test_the_protocol_that_answered_is_remembered_but_not_shown(registry, milvus
     assert fresh.probe("lite").protocol == "milvus"
 
 
+def test_the_state_file_says_since_when_an_alias_is_connected(registry, serving, profile):
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    registry.connect("h", address=serving.address)
+    since = json.loads(state_file(profile).read_text())["connected"]["h"]["since"]
+    assert before <= datetime.strptime(since, "%Y-%m-%dT%H:%M:%S%z") <= datetime.now(timezone.utc)
+
+
 def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry, liar, profile):
     registry.connect("l", address=liar.address)  # grpc.health.v1 first: UNIMPLEMENTED
     assert (liar.calls["Check"], liar.calls["CheckHealth"]) == (1, 1)
@@ -480,6 +489,26 @@ def test_a_server_that_answered_milvus_only_is_asked_checkhealth_first(registry,
     fresh = Connections(profile=profile)
     assert fresh.probe("l").protocol == "milvus"
     assert liar.calls == {"CheckHealth": 1}  # one round trip, not two
+
+
+def test_an_empty_address_or_uri_given_to_connect_leaves_the_stored_one(registry, serving):
+    registry.add_connection(h={"address": serving.address})
+    assert registry.connect("h", address="", uri="").address == serving.address
+
+
+def test_a_stored_database_wins_over_pymilvuss_default_keyword(registry, serving, profile):
+    registry.add_connection(h={"address": serving.address, "db_name": "analytics"})
+    registry.connect("h")  # db_name="default", as pymilvus's signature has it
+    assert state_of(profile)["h"]["db_name"] == "analytics"
+    registry.connect("h", db_name="sales")
+    assert state_of(profile)["h"]["db_name"] == "sales"
+
+
+def test_a_handle_keeps_the_version_its_connect_read(registry, liar):
+    handle = registry.connect("l", address=liar.address)
+    liar.calls.clear()
+    assert handle.server_version == liar.version
+    assert liar.calls == {}  # no second probe to learn it
 
 
 def test_a_handles_check_keeps_to_the_timeout_it_is_given(registry):

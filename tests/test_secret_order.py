@@ -171,3 +171,16 @@ def test_the_library_opens_handles_without_resolving(connected_then_broken, prof
     assert registry.get_connection_addr("store")["user"] == "alice"
     assert connected_then_broken.read_text() == "run\n"  # once, at connect
     registry.reset()
+
+
+def test_a_token_login_without_a_user_names_the_server_alone_when_its_entry_is_gone(
+    cli, auth_server, file_keyring
+):
+    cli("add", "tok", "--address", auth_server.address)
+    cli("login", "tok", "--token", "--token-stdin", input=f"alice:{ALICE_PASSWORD}\n")
+    file_keyring.unlink()  # deleted outside conn
+    assert cli("connect", "tok", code=6).stderr == (
+        f"Error: alias 'tok': conn login stored its token for {auth_server.address} in the OS "
+        "credential store, and the entry is gone: conn login tok stores it again (conn "
+        "logout tok forgets the login)\n"
+    )

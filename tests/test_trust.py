@@ -8,6 +8,7 @@ uid 65534 (nobody). Also here: `CONN_PROFILE` with empty entries."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import marshal
 import os
@@ -234,3 +235,14 @@ def test_empty_entries_between_files_are_skipped(monkeypatch, tmp_path, value):
     a, b = tmp_path / "a.toml", tmp_path / "b.toml"
     monkeypatch.setenv("CONN_PROFILE", value.format(a=a, b=b).replace(":", os.pathsep))
     assert Connections().store.paths == [a, b]
+
+
+def test_a_library_caller_is_warned_at_its_own_line(cli, profile):
+    """Python shows a warning at the line it names: the caller's, not conn's own."""
+    cache = tampered_cache(cli, profile)
+    cache.chmod(0o646)
+    with pytest.warns(UntrustedFileWarning, match=r"^parse cache .* \(rebuilt\)$") as caught:
+        line = inspect.currentframe().f_lineno + 1
+        config = Connections(profile=profile).get_connection_addr("a")
+    assert config["address"] == HERE
+    assert [(warning.filename, warning.lineno) for warning in caught] == [(__file__, line)]

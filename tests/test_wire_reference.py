@@ -252,10 +252,18 @@ REFUSED, SKIPPED, TRUNCATED = "refuses", "reads it as an unknown field", "keeps 
         ("Check", b"\x08" + b"\xff" * 10 + b"\x01", "a varint is longer than 10 bytes", REFUSED),
         ("Check", b"\x08" + b"\xff" * 9 + b"\x7f", "a varint is over 64 bits", TRUNCATED),
         ("Check", b"\x08\x80", "a varint is cut short", REFUSED),
+        ("Check", b"\x08" + b"\xff" * 10, "a varint is longer than 10 bytes", REFUSED),
+        ("Check", b"\x08\x01" * 5 + b"\x08\x80", "a varint is cut short", REFUSED),
         ("GetVersion", b"\x12\x05ab", "field 2 is longer than the rest of the message", REFUSED),
         ("GetVersion", b"\x0a\x02\x08\x80", "a varint is cut short", REFUSED),
         ("GetLoadState", b"\x13", "field 2 has wire type 3", REFUSED),
         ("GetLoadState", b"\x00\x01", "field number 0 is out of range", REFUSED),
+        (
+            "GetLoadState",
+            wire._varint(2**29 << 3) + b"\x00",  # one past the largest field number
+            "field number 536870912 is out of range",
+            REFUSED,
+        ),
         ("ShowCollections", b"\x32\x02\x01\x80", "a varint is cut short", REFUSED),
         ("ShowCollections", b"\x11" + b"\x00" * 3, "field 2 is cut short", REFUSED),
     ],
@@ -313,3 +321,66 @@ def test_the_requests_conn_sends_are_byte_for_byte_what_protobuf_sends(liar):
     assert liar.requests["GetLoadState"] == [
         milvus_pb2.GetLoadStateRequest(collection_name=name, db_name=database).SerializeToString()
     ]
+
+
+def test_a_zero_or_empty_field_is_left_out_as_protobuf_leaves_it_out():
+    """proto3 writes no default value: a field conn encodes by hand must not either."""
+    assert wire.encode_varint_field(wire.SHOW_COLLECTIONS_TYPE, 0) == b""
+    assert milvus_pb2.ShowCollectionsRequest(type=0).SerializeToString() == b""
+    assert wire.encode_string_field(wire.SHOW_COLLECTIONS_DB, "") == b""
+    assert milvus_pb2.ShowCollectionsRequest(db_name="").SerializeToString() == b""
+
+
+# size limits ---------------------------------------------------------------------------
+
+
+def padded(message: bytes, size: int) -> bytes:
+    """`message` and one unknown length-delimited field (number 15) making it `size` bytes."""
+    pad = size - len(message) - 4  # the key and a three-byte length
+    assert 2**14 <= pad < 2**21
+    return message + b"\x7a" + wire._varint(pad) + b"\x00" * pad
+
+
+def test_a_reply_of_exactly_the_limit_is_read_and_one_byte_more_is_not():
+    reply = padded(health_pb2.HealthCheckResponse(status=1).SerializeToString(), wire.REPLY_LIMIT)
+    assert len(reply) == wire.REPLY_LIMIT
+    method = "/grpc.health.v1.Health/Check"
+    assert wire.decode_reply(method, reply, wire.HEALTH_CHECK_RESPONSE)["status"] == 1
+    longer = padded(reply[:2], wire.REPLY_LIMIT + 1)
+    with pytest.raises(wire.MalformedReply, match=r"^malformed reply to Check from the server: "):
+        wire.decode_reply(method, longer, wire.HEALTH_CHECK_RESPONSE)
+
+
+def test_a_database_of_many_collections_is_listed_past_the_limit_of_other_replies():
+    names = [f"collection_{i:05d}" for i in range(5000)]  # about 100 KiB
+    reply = milvus_pb2.ShowCollectionsResponse(collection_names=names).SerializeToString()
+    assert wire.REPLY_LIMIT < len(reply) < wire.LIST_REPLY_LIMIT
+    method = "/milvus.proto.milvus.MilvusService/ShowCollections"
+    decoded = wire.decode_reply(method, reply, wire.SHOW_COLLECTIONS_RESPONSE)
+    assert decoded["collection_names"] == names
+
+
+def test_merged_messages_and_defaults_are_what_protobuf_reads_type_for_type():
+    """A status sent twice is merged, later fields winning; an absent field is protobuf's
+    default of its own type (False for a bool, 0 for a number, "" for a string)."""
+    first = milvus_pb2.CheckHealthResponse(status={"code": 5, "reason": "a"}).SerializeToString()
+    second = milvus_pb2.CheckHealthResponse(status={"reason": "b"}).SerializeToString()
+    decoded = wire.decode(first + second, wire.CHECK_HEALTH_RESPONSE)
+    reference = milvus_pb2.CheckHealthResponse.FromString(first + second)
+    assert (decoded["status"]["code"], decoded["status"]["reason"]) == (5, "b")
+    assert (reference.status.code, reference.status.reason) == (5, "b")
+    for method, (message, schema) in MESSAGES.items():
+        empty, default = wire.decode(b"", schema), message()
+        for name, kind, repeated in schema.values():
+            if isinstance(kind, dict) or repeated:
+                continue
+            ours, theirs = empty[name], getattr(default, name)
+            assert (type(ours), ours) == (type(theirs), theirs), (method, name)
+
+
+def test_the_largest_varint_reads_as_protobuf_reads_it():
+    """A negative int32 goes on the wire as ten bytes, 2**64 - 1 for -1: not over 64 bits."""
+    data = health_pb2.HealthCheckResponse(status=-1).SerializeToString()
+    assert data == b"\x08" + wire._varint(2**64 - 1)
+    assert wire.decode(data, wire.HEALTH_CHECK_RESPONSE)["status"] == -1
+    assert health_pb2.HealthCheckResponse.FromString(data).status == -1

@@ -87,15 +87,6 @@ class Catalog:
             raise ConnectionNotExistException(f"unknown alias {alias!r}")
         return config
 
-    def configs(self) -> dict[str, AliasConfig]:
-        """Stored and embedded aliases, plus the built-in default when none is stored."""
-        configs = dict(self.store.load().aliases)
-        configs.update({alias: config for alias, (config, _) in self.embedded.items()})
-        name = res.builtin_alias(self.env)
-        if name not in configs:
-            configs = {name: res.builtin_config(self.env), **configs}
-        return configs
-
     def entries(self) -> tuple[dict[str, AliasConfig | MilvusException], str]:
         """Every alias, usable (its config) or not (its error), the built-in default's name
         first, stored or not (as in pymilvus, whose default alias is made first); and the
@@ -137,7 +128,7 @@ class Catalog:
         connected (by any process; as pymilvus reuses the config it connected with), then
         the stored alias."""
         stored = self.config(alias)
-        source = self.store.source_of(alias) if stored is not None else None
+        source = self.store.source_of(alias)  # None unless a profile file stores it
         current = self.connected_as(alias, stored)
         resolved = res.resolve(
             alias, current or stored, options, self.env, base_dir=self.store.base_for(alias),

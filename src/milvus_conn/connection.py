@@ -24,11 +24,11 @@ if TYPE_CHECKING:
 class Connection:
     """A live handle: the channel to an alias's server, its address, and `check()`."""
 
-    def __init__(self, resolved: Resolved, result: HealthResult | None = None) -> None:
+    def __init__(self, resolved: Resolved) -> None:
         """The handle for a resolved alias; its secrets are found at its first probe."""
         self.alias = resolved.alias
         self.config = resolved.config
-        self.result = result
+        self.result: HealthResult | None = None  # the last probe's, set by connect and check
         self.answered_by = ""  # the protocol that answered when it was connected
         self._resolved = resolved
         self._target = resolved.target

@@ -32,6 +32,9 @@ The class names of pymilvus (`MilvusException`, `ConnectionConfigException`,
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from enum import IntEnum
 
 
@@ -132,6 +135,20 @@ class PlainSecretWarning(UserWarning):
 class UntrustedFileWarning(UserWarning):
     """A state or parse-cache file (or its directory) that someone else could have
     written, and that conn therefore did not believe; the message names the fix."""
+
+
+_PACKAGE = os.path.dirname(__file__) + os.sep
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Warn at the line that called into milvus_conn: the one a library user wrote. A
+    fixed stacklevel names conn's own code from every path but the one it was counted on."""
+    frame, level, caller = sys._getframe(1), 2, 2
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_PACKAGE):
+            caller = level + 1  # the frame that called the outermost of ours
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=caller)
 
 
 OUTCOMES: dict[str, tuple[ExitCode, type[ProbeException] | None]] = {

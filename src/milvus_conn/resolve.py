@@ -65,9 +65,9 @@ class Resolved:
         secrets: Secrets,
         target: Target,
         *,
-        db_name: str = "default",
-        origin: str = "uri",
-        persist: bool = False,
+        db_name: str,
+        origin: str,
+        persist: bool,
     ) -> None:
         self.alias, self.config, self.target, self.secrets = alias, config, target, secrets
         self.user, self.db_name = secrets.user, db_name
@@ -224,7 +224,7 @@ def _sources(
             sources[name] = "default"
         else:
             sources[name] = stored_in or "default"
-    if "timeout" not in flags and config.timeout is None:
+    if config.timeout is None:  # neither given nor stored
         from_env = bool(env.get("MILVUS_CONN_TIMEOUT"))
         sources["timeout"] = "env:MILVUS_CONN_TIMEOUT" if from_env else "default"
     return sources

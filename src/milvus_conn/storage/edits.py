@@ -8,7 +8,6 @@ check that an alias connected elsewhere keeps its address.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..errors import (
     ConnectionNotExistException,
     FileLimitException,
     PlainSecretWarning,
+    warn,
 )
 from .profile import Profile, with_aliases
 from .store import ProfileStore
@@ -143,9 +143,8 @@ def warn_if_plain(configs: dict[str, AliasConfig]) -> None:
     """Warn of each alias that keeps a plain secret in the profile."""
     for alias, config in configs.items():
         if config.has_plain_secret:
-            warnings.warn(
+            warn(
                 f"alias {alias!r} keeps a plain password or token in the profile; "
                 "prefer --password-env / --token-env",
                 PlainSecretWarning,
-                stacklevel=3,
             )

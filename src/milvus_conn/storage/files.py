@@ -33,14 +33,11 @@ def make_dirs(directory: Path) -> None:
 
 def writable(path: Path) -> bool:
     """Whether `path` can be replaced: the file (when it exists) and the directory the
-    rename happens in, else the nearest existing ancestor. access() answers EROFS on a
-    read-only mount even for root."""
+    rename happens in, which exists (the lock made it, or the file is in it). access()
+    answers EROFS on a read-only mount even for root."""
     if path.exists() and not os.access(path, os.W_OK):
         return False
-    directory = path.parent
-    while not directory.exists() and directory != directory.parent:
-        directory = directory.parent
-    return os.access(directory, os.W_OK)
+    return os.access(path.parent, os.W_OK)
 
 
 def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:

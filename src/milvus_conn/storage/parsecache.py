@@ -27,13 +27,12 @@ import contextlib
 import marshal
 import os
 import stat
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..config import AliasConfig
-from ..errors import ProfileException, UntrustedFileWarning
+from ..errors import ProfileException, UntrustedFileWarning, warn
 from . import trust
 from .files import atomic_write, make_dirs
 from .profile import Profile, checked
@@ -92,7 +91,7 @@ class ParseCache:
             unsafe_dir = doubt.path != self.path
             what = "parse cache directory" if unsafe_dir else "parse cache"
             done = "not used: the profile is parsed every time" if unsafe_dir else "rebuilt"
-            warnings.warn(f"{doubt.sentence(what)} ({done})", UntrustedFileWarning, 6)
+            warn(f"{doubt.sentence(what)} ({done})", UntrustedFileWarning)
             return None
         with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
             return marshal.loads(self.path.read_bytes())

@@ -34,12 +34,17 @@ import os
 import re
 import stat
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import FileLimitException, PlainSecretWarning, ProfileException, UntrustedFileWarning
+from ..errors import (
+    FileLimitException,
+    PlainSecretWarning,
+    ProfileException,
+    UntrustedFileWarning,
+    warn,
+)
 from . import files, paths, trust
 from .files import atomic_write, writable
 from .parsecache import ParseCache, StatKey, stat_key, trusted_profile
@@ -123,7 +128,7 @@ class ProfileStore:
         sentence = f"{doubt.sentence(what)} ({consequence})"
         if sentence not in self._doubted:
             self._doubted.add(sentence)
-            warnings.warn(sentence, UntrustedFileWarning, stacklevel=4)
+            warn(sentence, UntrustedFileWarning)
 
     def _migrate_legacy_state(self) -> State:
         """Adopt, once, a state file an older conn kept beside the profile: move it to the
@@ -219,18 +224,16 @@ class ProfileStore:
         holders = secret_holders(document)
         if not holders:
             return
-        warnings.warn(
+        warn(
             f"{self.path} holds a plain password or token (alias {holders[0]!r}); "
             "prefer --password-env / --token-env",
             PlainSecretWarning,
-            stacklevel=4,
         )
         if mode & 0o077:
-            warnings.warn(
+            warn(
                 f"{self.path} holds secrets and is readable by others; "
                 f"fix with: chmod 600 {self.path}",
                 PlainSecretWarning,
-                stacklevel=4,
             )
 
     # writing -------------------------------------------------------------------------
