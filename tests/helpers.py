@@ -115,6 +115,17 @@ def write_profile(profile: Path, text: str | bytes) -> bytes:
     return profile.read_bytes()
 
 
+def write_tls_alias(profile: Path, address: str, certs: Path) -> None:
+    """`profile` holding alias `t` at `address` over TLS, trusting the test CA by the
+    relative path `certs/ca.pem`, copied beside the profile."""
+    write_profile(
+        profile,
+        f'[connections.t]\naddress = "{address}"\nsecure = true\nca_pem_path = "certs/ca.pem"\n',
+    )
+    (profile.parent / "certs").mkdir()
+    shutil.copy(certs / "ca.pem", profile.parent / "certs" / "ca.pem")
+
+
 # servers -------------------------------------------------------------------------------
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

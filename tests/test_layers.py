@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from milvus_conn import Connections
 
-from .helpers import snapshot, state_file, write_profile
+from .helpers import snapshot, state_file, write_profile, write_tls_alias
 from .test_readonly import conn_read_only, needs_ro_mount
 
 if sys.version_info >= (3, 11):
@@ -92,13 +91,7 @@ def test_a_lower_layers_alias_reads_its_relative_tls_paths_beside_its_own_file(
     """Not beside the first file's: connected or not, listed or checked from the state."""
     personal, team = tmp_path / "me" / "profiles.toml", tmp_path / "repo" / "team.toml"
     write_profile(personal, PERSONAL)
-    write_profile(
-        team,
-        f'[connections.t]\naddress = "{tls_health.address}"\nsecure = true\n'
-        'ca_pem_path = "certs/ca.pem"\n',
-    )
-    (team.parent / "certs").mkdir()
-    shutil.copy(certs / "ca.pem", team.parent / "certs" / "ca.pem")
+    write_tls_alias(team, tls_health.address, certs)
     monkeypatch.setenv("CONN_PROFILE", f"{personal}{os.pathsep}{team}")
     monkeypatch.chdir(tmp_path)
     checked = {

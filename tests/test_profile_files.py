@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import marshal
 import os
-import shutil
 import signal
 import stat
 import sys
@@ -35,6 +34,7 @@ from .helpers import (
     state_file,
     state_lock,
     write_profile,
+    write_tls_alias,
 )
 
 if sys.version_info >= (3, 11):
@@ -283,13 +283,7 @@ def test_a_relative_ca_path_resolves_against_the_profile_directory(
 def test_a_connected_alias_reads_its_relative_ca_path_from_the_profile_directory(
     registry, profile, tmp_path, monkeypatch, tls_health, certs
 ):
-    write_profile(
-        profile,
-        f'[connections.t]\naddress = "{tls_health.address}"\nsecure = true\n'
-        'ca_pem_path = "certs/ca.pem"\n',
-    )
-    (profile.parent / "certs").mkdir()
-    shutil.copy(certs / "ca.pem", profile.parent / "certs" / "ca.pem")
+    write_tls_alias(profile, tls_health.address, certs)
     monkeypatch.chdir(tmp_path)
     registry.connect("t")
     assert Connections(profile=profile).get_connection("t").check().healthy  # from the state
