@@ -43,36 +43,38 @@ README = Path(__file__).parent.parent / "README.md"
 COMMANDS = sorted(info.name or info.callback.__name__ for info in app.registered_commands)
 
 
-_PROBE_IMPORTS = """
+_IMPORTS_SEEN = """
 import json, sys
 from milvus_conn.cli import app
+watched, args = json.loads(sys.argv[1]), sys.argv[2:]
 try:
-    code = app(sys.argv[1:], prog_name="conn", standalone_mode=False)
+    code = app(args, prog_name="conn", standalone_mode=False)
 except SystemExit as exc:
     code = exc.code
-loaded = {m.split(".")[0] for m in sys.modules} & {"grpc", "rich", "pydantic"}
-loaded = sorted(loaded | ({"milvus_conn.probe.health"} & set(sys.modules)))
-sys.stderr.write("\\nLOADED " + json.dumps(loaded) + "\\n")
-sys.stderr.write("EXIT " + json.dumps(code or 0) + "\\n")
+seen = [w for w in watched if any(m == w or m.startswith(w + ".") for m in sys.modules)]
+sys.stderr.write("\\nSEEN " + json.dumps([code or 0, sorted(seen)]) + "\\n")
 """
+
+
+def imports_seen(watched: set[str], *args: str) -> tuple[int, list[str]]:
+    """The exit status of `conn ARGS` in a fresh process, and which of the `watched`
+    packages or modules it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_SEEN, json.dumps(sorted(watched)), *args],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    line = next((x for x in done.stderr.splitlines() if x.startswith("SEEN ")), None)
+    assert line, f"conn {' '.join(args)}:\n{done.stdout}{done.stderr}"
+    code, seen = json.loads(line.removeprefix("SEEN "))
+    return code, seen
 
 
 def loaded_modules(*args: str, code: int = 0) -> list[str]:
     """The heavy modules `conn ARGS` loaded, in a fresh process; it must exit with `code`
     (the command ran its path to the end, not an early error)."""
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE_IMPORTS, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    exit_line = next((x for x in done.stderr.splitlines() if x.startswith("EXIT ")), "EXIT null")
-    assert json.loads(exit_line.removeprefix("EXIT ")) == code, (
-        f"conn {' '.join(args)}: {exit_line}\n{done.stdout}{done.stderr}"
-    )
-    line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
-    return json.loads(line.removeprefix("LOADED "))
+    done, seen = imports_seen({"grpc", "rich", "pydantic", "milvus_conn.probe.health"}, *args)
+    assert done == code, f"conn {' '.join(args)} exited {done}"
+    return seen
 
 
 def test_commands_are_the_specs_seven_plus_the_later_ones():
@@ -213,28 +215,10 @@ def test_main_finds_the_command_word_past_the_global_options(argv, command):
 
 # the OS credential store loads only where a stored secret is read -------------------------
 
-_STORE_IMPORTS = """
-import json, sys
-from milvus_conn.cli import app
-try:
-    code = app(sys.argv[1:], prog_name="conn", standalone_mode=False)
-except SystemExit as exc:
-    code = exc.code
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"keyring", "keyrings", "secretstorage",
-                                                          "jeepney"})
-sys.stderr.write("\\nSTORE " + json.dumps([code or 0, loaded]) + "\\n")
-"""
-
 
 def store_modules(*args: str) -> tuple[int, list[str]]:
     """The exit status of `conn ARGS` in a fresh process, and the store modules it loaded."""
-    done = subprocess.run(
-        [sys.executable, "-c", _STORE_IMPORTS, *args],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
-    line = next(x for x in done.stderr.splitlines() if x.startswith("STORE "))
-    code, loaded = json.loads(line.removeprefix("STORE "))
-    return code, loaded
+    return imports_seen({"keyring", "keyrings", "secretstorage", "jeepney"}, *args)
 
 
 @pytest.fixture
@@ -286,18 +270,6 @@ def test_doctor_asks_the_store_only_for_aliases_that_logged_in(cli, serving):
     assert store_modules("doctor") == (0, [])
 
 
-_EXPORTER_MODULES = """
-import sys
-from milvus_conn.cli import app
-try:
-    app(sys.argv[1:], prog_name="conn", standalone_mode=False)
-except SystemExit:
-    pass
-ours = {m for m in sys.modules if m.startswith("milvus_conn.exporter")}
-print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "asyncio"} | ours))
-"""
-
-
 @pytest.mark.parametrize(
     ("args", "loaded"),
     [
@@ -305,12 +277,12 @@ print(sorted({m.split(".")[0] for m in sys.modules} & {"prometheus_client", "asy
         (["exporter", "--help"], []),
         (["list"], []),
         (["has", "x", "--no-probe"], []),
-        (["list", "--check", "--timeout", "0.2"], ["asyncio"]),  # grpc's own import of it
+        (["list", "--check"], ["asyncio"]),  # grpc's own import of it
     ],
 )
-def test_the_exporters_dependencies_load_only_when_it_runs(args, loaded, profile):
-    done = subprocess.run(
-        [sys.executable, "-c", _EXPORTER_MODULES, *args],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    assert json.loads(done.stdout.splitlines()[-1].replace("'", '"')) == loaded
+def test_the_exporters_dependencies_load_only_when_it_runs(args, loaded, cli, serving):
+    """Each command runs its success path: alias x is stored and connected first."""
+    cli("add", "x", "--address", serving.address)
+    cli("connect", "x")
+    watched = {"prometheus_client", "asyncio", "milvus_conn.exporter"}
+    assert imports_seen(watched, *args) == (0, loaded)
