@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from . import fanout
 from .config import AliasConfig, check_timeout
+from .errors import probe_failure
 from .probe.endpoint import Credentials, Target
 
 if TYPE_CHECKING:
@@ -136,3 +138,28 @@ def run(probe: Probe, wait: float = 0, on: Connection | None = None) -> HealthRe
     if wait > 0:
         return health.wait_until_healthy(probe, wait)
     return health.check(probe, on.channel if on is not None else None)
+
+
+def answer(
+    handle: Connection,
+    probe: bool = True,
+    wait: float = 0,
+    timeout: float | None = None,
+    gates: Gates | None = None,
+    ready: ReadySpec | None = None,
+) -> fanout.Answer:
+    """A connected alias's answer: its public config and, unless not asked, its probe."""
+    if not probe:
+        return fanout.Answer(handle.alias, handle.config.public())
+    asked = handle.probe(timeout, want_version=False, gates=gates, ready=ready)
+    return fanout.Answer(handle.alias, handle.config.public(), run(asked, wait))
+
+
+def confirmed(
+    result: HealthResult, what: str, handle: Connection, failed: str = ""
+) -> HealthResult:
+    """The result if healthy, else its outcome's exception naming alias and address."""
+    if not result.healthy:
+        message = f"{what} ({handle.address}){failed}: {result.reason}"
+        raise probe_failure(result.status, message, result)
+    return result

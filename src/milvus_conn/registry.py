@@ -19,14 +19,13 @@ from . import fanout, handoff, lite
 from . import resolve as res
 from .catalog import STATE_ONLY, Catalog
 from .config import AliasConfig, check_alias, check_alias_type, check_printable, check_timeout
-from .connection import Connection, probe_of, run
+from .connection import Connection, answer, confirmed, probe_of, run
 from .errors import (
     ConnectionConfigException,
     ConnectionNotExistException,
     MilvusException,
     ProbeException,
     ProfileException,
-    probe_failure,
 )
 from .fanout import AliasInfo
 from .storage import edits
@@ -107,7 +106,7 @@ class Connections:
             try:
                 request = handle.probe(gates=gates, want_certificate=want_certificate, ready=ready)
                 result = run(request, wait, on=handle)
-                handle.result = _healthy(result, f"cannot connect {alias!r}", handle)
+                handle.result = confirmed(result, f"cannot connect {alias!r}", handle)
             except (ProbeException, ProfileException, ConnectionConfigException):
                 self.disconnect(alias)  # as pymilvus: a failed connect leaves no live handle
                 raise
@@ -202,7 +201,7 @@ class Connections:
         """`conn has`: known and connected; then (unless `probe=False`) healthy now, or
         within `wait` s (and ready, when asked)."""
         handle = self._catalog.live(check_alias(self.resolve_alias(alias)))
-        return _answer(handle, probe, wait, timeout, gates, ready).result
+        return answer(handle, probe, wait, timeout, gates, ready).result
 
     def probe_many(self, aliases: Sequence[str | None], **options: Any) -> list[fanout.Answer]:
         """`conn has A B C`: each alias (None: the default one) probed at once, as `probe`
@@ -210,7 +209,7 @@ class Connections:
 
         def one(name: str) -> fanout.Answer:
             try:
-                return _answer(self._catalog.live(check_alias(name)), **options)
+                return answer(self._catalog.live(check_alias(name)), **options)
             except MilvusException as exc:
                 return fanout.Answer(name, {}, error=exc)
 
@@ -233,7 +232,7 @@ class Connections:
         name = check_alias(self.resolve_alias(alias))
         handle = self._catalog.live(name)
         result = run(handle.probe(timeout, want_version=False, ready=spec), wait)
-        return _healthy(result, f"{name!r}", handle, " is not ready")
+        return confirmed(result, f"{name!r}", handle, " is not ready")
 
     def describe(self, *, check: bool = False, timeout: float | None = None) -> list[AliasInfo]:
         """`conn list`: a row per alias (its own error if unusable); `check` probes all."""
@@ -337,26 +336,3 @@ class Connections:
     def reset(self) -> None:
         """Close every live handle of this process (tests, and long-running programs)."""
         self._catalog.close_all()
-
-
-def _answer(
-    handle: Connection,
-    probe: bool = True,
-    wait: float = 0,
-    timeout: float | None = None,
-    gates: Gates | None = None,
-    ready: ReadySpec | None = None,
-) -> fanout.Answer:
-    """A connected alias's answer: its public config and, unless not asked, its probe."""
-    if not probe:
-        return fanout.Answer(handle.alias, handle.config.public())
-    asked = handle.probe(timeout, want_version=False, gates=gates, ready=ready)
-    return fanout.Answer(handle.alias, handle.config.public(), run(asked, wait))
-
-
-def _healthy(result: HealthResult, what: str, handle: Connection, failed: str = "") -> HealthResult:
-    """The result if healthy, else its outcome's exception naming alias and address."""
-    if not result.healthy:
-        message = f"{what} ({handle.address}){failed}: {result.reason}"
-        raise probe_failure(result.status, message, result)
-    return result
