@@ -14,15 +14,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from milvus_conn.exporter.httpd import (
-    DEFAULT_LIMITS,
-    Job,
-    Limits,
-    Request,
-    Response,
-    Server,
-    text_response,
-)
+from milvus_conn.exporter.httpd import DEFAULT_LIMITS, Job, Limits, Server
+from milvus_conn.exporter.messages import Request, Response, text_response
 
 from .exporters import until
 from .helpers import before, within

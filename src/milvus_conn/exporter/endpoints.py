@@ -32,8 +32,9 @@ from ..connection import run
 from ..errors import ConnectionConfigException, ExitCode, MilvusException
 from ..untrusted import escape
 from .exposition import CONTENT_TYPE, ExporterMetrics, ProbeReport, probe_text
-from .httpd import DEFAULT_LIMITS, Job, Limits, Request, Response, Server, text_response
+from .httpd import DEFAULT_LIMITS, Job, Limits, Server
 from .inventory import Inventory, Snapshot, Target, service_discovery
+from .messages import Request, Response, text_response
 
 if TYPE_CHECKING:
     from ..probe.request import ReadySpec

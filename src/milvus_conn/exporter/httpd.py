@@ -28,10 +28,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-            503: "Service Unavailable"}  # fmt: skip
-_MAX_HEADERS = 100
+from .messages import Request, Response, encoded, parse_head, text_response
+
 _CHUNK = 65536  # bytes read at once
 _DISCARD_BYTES = 1 << 20  # at most, read away after a head too large
 _ACCEPT_PAUSE = 1.0  # seconds without accepting when the process has no descriptor left
@@ -49,24 +47,6 @@ class Limits(NamedTuple):
 
 
 DEFAULT_LIMITS = Limits()
-
-
-class Request(NamedTuple):
-    method: str
-    path: str
-    query: str  # as sent, still percent-encoded
-    headers: dict[str, str]  # names lower-cased; the first of repeated ones
-
-
-class Response(NamedTuple):
-    status: int
-    body: bytes
-    content_type: str = "text/plain; charset=utf-8"
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def text_response(status: int, message: str) -> Response:
-    return Response(status, (message + "\n").encode("utf-8"))
 
 
 Job = Callable[[], Response]  # blocking work: runs on a pool thread
@@ -249,7 +229,7 @@ class Server:
                 conn.sock.recv(_DISCARD_BYTES)  # with unread data resets it, 431 and all
         conn.head = bytearray()
         if isinstance(answer, Response):
-            self._send(conn, _sent(conn, memoryview(_encoded(answer))))
+            self._send(conn, _sent(conn, memoryview(encoded(answer))))
         else:
             job = answer
             self.pool.submit(lambda: self._finish(conn, job))
@@ -272,7 +252,7 @@ class Server:
             response = job()
         except Exception as exc:
             response = _internal_error(exc)
-        unsent = _sent(conn, memoryview(_encoded(response)))
+        unsent = _sent(conn, memoryview(encoded(response)))
         if unsent:
             self._handed_back.put((conn, unsent))
             self._wake()
@@ -336,35 +316,3 @@ def _sent(conn: _Connection, data: memoryview) -> memoryview:
 
 def _internal_error(exc: Exception) -> Response:
     return text_response(500, f"internal error: {type(exc).__name__}")
-
-
-def parse_head(head: bytes) -> Request | None:
-    """The request line and headers of an HTTP/1.x request; None if malformed."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1"):
-        return None
-    method, target, _ = parts
-    if not target.startswith("/"):  # absolute-form is for proxies: conn is none
-        return None
-    headers: dict[str, str] = {}
-    fields = [line for line in lines[1:] if line]
-    if len(fields) > _MAX_HEADERS:
-        return None
-    for field in fields:
-        name, colon, value = field.partition(":")
-        if not colon or not name or name != name.strip():
-            return None
-        headers.setdefault(name.lower(), value.strip())
-    path, _, query = target.partition("?")
-    return Request(method, path, query, headers)
-
-
-def _encoded(response: Response) -> bytes:
-    reason = _REASONS.get(response.status, "")
-    head = [f"HTTP/1.1 {response.status} {reason}",
-            f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
-            "Connection: close",
-            *(f"{name}: {value}" for name, value in response.headers)]  # fmt: skip
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body
