@@ -44,25 +44,25 @@ def test_a_plaintext_socket_closed_suggests_tls():
     assert result.reason == "127.0.0.1:1 closed the connection (if it requires TLS, use --secure)"
 
 
-def test_a_lookup_failure_of_another_kind_still_names_the_host():
-    details = (
-        "DNS resolution failed for x.example:19530: C-ares status is not ARES_SUCCESS "
-        "qtype=A name=x.example is_balancer=0: Misformatted domain name"
-    )
-    result = unavailable(Target("x.example:19530"), details)
-    assert (result.exit_code, result.reason) == (
-        3,
-        "cannot resolve host 'x.example': lookup failed",
-    )
-
-
-def test_a_cause_conn_has_no_words_for_is_said_as_grpc_says_it_without_its_prefix():
-    details = (
-        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: "
-        "Address family not supported by protocol"
-    )
-    result = unavailable(Target("127.0.0.1:1"), details)
-    assert (result.exit_code, result.reason) == (
-        3,
-        "cannot reach 127.0.0.1:1: Address family not supported by protocol",
-    )
+@pytest.mark.parametrize(
+    ("address", "details", "reason"),
+    [
+        pytest.param(
+            "x.example:19530",
+            "DNS resolution failed for x.example:19530: C-ares status is not ARES_SUCCESS "
+            "qtype=A name=x.example is_balancer=0: Misformatted domain name",
+            "cannot resolve host 'x.example': lookup failed",
+            id="a lookup failure of another kind still names the host",
+        ),
+        pytest.param(
+            "127.0.0.1:1",
+            "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: "
+            "Address family not supported by protocol",
+            "cannot reach 127.0.0.1:1: Address family not supported by protocol",
+            id="a cause conn has no words for is said as gRPC says it, without its prefix",
+        ),
+    ],
+)
+def test_an_unreachable_server_is_exit_3_said_in_words(address, details, reason):
+    result = unavailable(Target(address), details)
+    assert (result.exit_code, result.reason) == (3, reason)
